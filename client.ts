@@ -1,0 +1,13 @@
+/**
+ * The client: polls an Ethereum node and sends a document per new block to
+ * a server. Run `deno task client --help` for its options.
+ *
+ * @module
+ */
+import { parseClientConfig } from "./lib/config.ts";
+import { runMain } from "./lib/main.ts";
+import { runClient } from "./lib/client.ts";
+
+if (import.meta.main) {
+  await runMain("client", parseClientConfig, runClient);
+}

@@ -1,0 +1,536 @@
+/**
+ * Turns flags and environment into the typed, validated configuration of
+ * each program. Nothing else in the project reads `Deno.args` or `Deno.env`.
+ *
+ * @module
+ */
+import {
+  COMMON_OPTIONS,
+  ConfigError,
+  helpText,
+  numberOption,
+  type OptionSpec,
+  type OptionValues,
+  parseOptions,
+  portOption,
+} from "./cli.ts";
+
+export { ConfigError };
+
+/** Public keyless mainnet endpoints, tried in this order. */
+export const DEFAULT_RPC_URLS = [
+  "https://ethereum-rpc.publicnode.com",
+  "https://eth.drpc.org",
+];
+
+/** Settings every program shares. */
+export interface CommonConfig {
+  /** `--help` was asked for: print {@linkcode CommonConfig.helpText} and exit. */
+  help: boolean;
+  /** The help text of the program. */
+  helpText: string;
+  /** Debug logging. */
+  verbose: boolean;
+  /** Seconds to sleep before starting. */
+  waitSeconds: number;
+}
+
+/** A MySQL connection. */
+export interface MysqlConfig {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  database: string;
+}
+
+/** A Redis connection. */
+export interface RedisConfig {
+  host: string;
+  port: number;
+  db: number;
+}
+
+/**
+ * Where documents are kept. With `mysql` and/or `redis` the shared stores
+ * are used; otherwise `sqlitePath` names the embedded store; with none of
+ * the three nothing is stored (`--no-store`).
+ */
+export interface StoreConfig {
+  mysql?: MysqlConfig;
+  redis?: RedisConfig;
+  sqlitePath?: string;
+}
+
+/** Configuration of `client.ts`. */
+export interface ClientConfig extends CommonConfig {
+  /** Servers to send to, `host:port` pairs, rotated. */
+  servers: { host: string; port: number }[];
+  /** JSON-RPC endpoints, in order of preference. */
+  rpcUrls: string[];
+  /** Poll interval in ms. */
+  intervalMs: number;
+  /** TCP connect/write timeout in ms. */
+  timeoutMs: number;
+  /** JSON-RPC request timeout in ms. */
+  rpcTimeoutMs: number;
+  /** Template file, or undefined for the built-in one. */
+  template?: string;
+}
+
+/** Configuration of `server.ts`. */
+export interface ServerConfig extends CommonConfig {
+  host: string;
+  port: number;
+  store: StoreConfig;
+  template?: string;
+  acceptAnyPayload: boolean;
+  maxFrameBytes: number;
+  idleTimeoutMs: number;
+  maxConnections: number;
+}
+
+/** Configuration of `stats.ts`. */
+export interface StatsConfig extends CommonConfig {
+  host: string;
+  port: number;
+  store: StoreConfig;
+}
+
+type Env = Record<string, string | undefined>;
+
+function envNames(prefix: string, name: string, extra: string[] = []) {
+  return [`${prefix}_${name.toUpperCase().replaceAll("-", "_")}`, ...extra];
+}
+
+function storeOptions(prefix: string, stats: boolean): OptionSpec[] {
+  const e = (name: string, original?: string) =>
+    envNames(prefix, name, stats && original ? [original] : []);
+  // The original stats API always used Redis and MySQL, with these defaults.
+  const d = (value: string) => stats ? value : undefined;
+  return [
+    {
+      name: "use-redis",
+      type: "boolean",
+      default: false,
+      env: e("use-redis"),
+      help: "keep hashes and client counts in Redis",
+    },
+    {
+      name: "redis-host",
+      type: "string",
+      value: "HOST",
+      default: d("localhost"),
+      env: e("redis-host", "REDIS_HOST"),
+      help: "Redis host",
+    },
+    {
+      name: "redis-port",
+      type: "string",
+      value: "PORT",
+      default: "6379",
+      env: e("redis-port", "REDIS_PORT"),
+      help: "Redis port",
+    },
+    {
+      name: "redis-db",
+      type: "string",
+      value: "N",
+      default: "0",
+      env: e("redis-db", "REDIS_DB"),
+      help: "Redis database number",
+    },
+    {
+      name: "use-mysql",
+      type: "boolean",
+      default: false,
+      env: e("use-mysql"),
+      help: "keep documents in MySQL (table ethereum_data)",
+    },
+    {
+      name: "mysql-host",
+      type: "string",
+      value: "HOST",
+      default: d("localhost"),
+      env: e("mysql-host", "MYSQL_HOST"),
+      help: "MySQL host",
+    },
+    {
+      name: "mysql-port",
+      type: "string",
+      value: "PORT",
+      default: "3306",
+      env: e("mysql-port", "MYSQL_PORT"),
+      help: "MySQL port",
+    },
+    {
+      name: "mysql-user",
+      type: "string",
+      value: "USER",
+      default: d("eth_user"),
+      env: e("mysql-user", "MYSQL_USER"),
+      help: "MySQL user",
+    },
+    {
+      name: "mysql-pass",
+      type: "string",
+      value: "PASSWORD",
+      default: d("eth_password"),
+      env: e("mysql-pass", "MYSQL_PASS"),
+      help: "MySQL password (may be empty; never logged)",
+    },
+    {
+      name: "mysql-db",
+      type: "string",
+      value: "NAME",
+      default: d("eth"),
+      env: e("mysql-db", "MYSQL_DB"),
+      help: "MySQL database",
+    },
+    {
+      name: "sqlite-path",
+      type: "string",
+      value: "FILE",
+      default: "eth.sqlite",
+      env: e("sqlite-path"),
+      help: "embedded SQLite store, used when neither MySQL nor Redis is",
+    },
+    {
+      name: "no-store",
+      type: "boolean",
+      default: false,
+      env: e("no-store"),
+      help: "store nothing (no SQLite file either)",
+    },
+  ];
+}
+
+function storeConfig(v: OptionValues, env: Env, stats: boolean): StoreConfig {
+  // The original stats API is configured by MYSQL_HOST/REDIS_HOST alone.
+  const useRedis = v["use-redis"] === true ||
+    (stats && env.REDIS_HOST !== undefined);
+  const useMysql = v["use-mysql"] === true ||
+    (stats && env.MYSQL_HOST !== undefined);
+  const missing = (store: string, name: string) => {
+    const value = v[name];
+    if (typeof value !== "string" || value === "") {
+      throw new ConfigError(`--use-${store} called without --${name}`);
+    }
+    return value;
+  };
+  const store: StoreConfig = {};
+  if (v["no-store"] === true) {
+    if (useRedis || useMysql) {
+      throw new ConfigError(
+        "--no-store cannot be combined with --use-mysql or --use-redis",
+      );
+    }
+    return store;
+  }
+  if (useRedis) {
+    store.redis = {
+      host: missing("redis", "redis-host"),
+      port: portOption(v, "redis-port"),
+      db: numberOption(v, "redis-db", { min: 0, max: 65535, integer: true }),
+    };
+  }
+  if (useMysql) {
+    store.mysql = {
+      host: missing("mysql", "mysql-host"),
+      port: portOption(v, "mysql-port"),
+      user: missing("mysql", "mysql-user"),
+      password: typeof v["mysql-pass"] === "string" ? v["mysql-pass"] : "",
+      database: missing("mysql", "mysql-db"),
+    };
+  }
+  if (!useRedis && !useMysql) {
+    const path = v["sqlite-path"];
+    if (typeof path !== "string" || path === "") {
+      throw new ConfigError("--sqlite-path must not be empty");
+    }
+    store.sqlitePath = path;
+  }
+  return store;
+}
+
+function common(v: OptionValues, help: string): CommonConfig {
+  return {
+    help: v.help === true,
+    helpText: help,
+    verbose: v.verbose === true,
+    waitSeconds: numberOption(v, "wait", { max: 86400 }),
+  };
+}
+
+/** Option table of `client.ts`. */
+export const CLIENT_OPTIONS: OptionSpec[] = [
+  {
+    name: "host",
+    type: "string",
+    multiple: true,
+    value: "HOST[:PORT]",
+    env: ["ETH_CLIENT_HOST"],
+    help: "server to send documents to (required); several rotate",
+  },
+  {
+    name: "port",
+    type: "string",
+    value: "PORT",
+    env: ["ETH_CLIENT_PORT"],
+    help: "server port, for hosts given without one (required)",
+  },
+  {
+    name: "rpc-url",
+    type: "string",
+    multiple: true,
+    value: "URL",
+    default: DEFAULT_RPC_URLS.join(","),
+    env: ["ETH_RPC_URL", "ETH_CLIENT_RPC_URL"],
+    help: "Ethereum JSON-RPC endpoint; several fail over in order",
+  },
+  {
+    name: "interval",
+    type: "string",
+    value: "SECONDS",
+    default: "5",
+    env: ["ETH_CLIENT_INTERVAL"],
+    help: "poll interval (may be fractional)",
+  },
+  {
+    name: "timeout",
+    type: "string",
+    value: "SECONDS",
+    default: "1",
+    env: ["ETH_CLIENT_TIMEOUT"],
+    help: "TCP connect and send timeout",
+  },
+  {
+    name: "rpc-timeout",
+    type: "string",
+    value: "SECONDS",
+    default: "5",
+    env: ["ETH_CLIENT_RPC_TIMEOUT"],
+    help: "JSON-RPC request timeout",
+  },
+  {
+    name: "template",
+    type: "string",
+    value: "FILE",
+    env: ["ETH_CLIENT_TEMPLATE"],
+    help: "Eta template of the document (default: templates/block.eta)",
+  },
+  ...COMMON_OPTIONS,
+];
+
+/** Option table of `server.ts`. */
+export const SERVER_OPTIONS: OptionSpec[] = [
+  {
+    name: "host",
+    type: "string",
+    value: "HOST",
+    default: "localhost",
+    env: ["ETH_SERVER_HOST"],
+    help: "address to listen on",
+  },
+  {
+    name: "port",
+    type: "string",
+    value: "PORT",
+    default: "9999",
+    env: ["ETH_SERVER_PORT"],
+    help: "TCP port to listen on",
+  },
+  ...storeOptions("ETH_SERVER", false),
+  {
+    name: "template",
+    type: "string",
+    value: "FILE",
+    env: ["ETH_SERVER_TEMPLATE"],
+    help: "template documents must be a rendering of (as the client's)",
+  },
+  {
+    name: "accept-any-payload",
+    type: "boolean",
+    default: false,
+    env: ["ETH_SERVER_ACCEPT_ANY_PAYLOAD"],
+    help: "accept any UTF-8 payload, not only block documents",
+  },
+  {
+    name: "max-frame-bytes",
+    type: "string",
+    value: "BYTES",
+    default: "65536",
+    env: ["ETH_SERVER_MAX_FRAME_BYTES"],
+    help: "largest frame accepted; longer declared lengths are refused",
+  },
+  {
+    name: "idle-timeout",
+    type: "string",
+    value: "SECONDS",
+    default: "5",
+    env: ["ETH_SERVER_IDLE_TIMEOUT"],
+    help: "close a connection that sends nothing for this long",
+  },
+  {
+    name: "max-connections",
+    type: "string",
+    value: "N",
+    default: "10000",
+    env: ["ETH_SERVER_MAX_CONNECTIONS"],
+    help: "connections beyond this many are closed at once",
+  },
+  ...COMMON_OPTIONS,
+];
+
+/** Option table of `stats.ts`. */
+export const STATS_OPTIONS: OptionSpec[] = [
+  {
+    name: "host",
+    type: "string",
+    value: "HOST",
+    default: "localhost",
+    env: ["ETH_STATS_HOST"],
+    help: "address to listen on",
+  },
+  {
+    name: "port",
+    type: "string",
+    value: "PORT",
+    default: "8080",
+    env: ["ETH_STATS_PORT"],
+    help: "HTTP port to listen on",
+  },
+  ...storeOptions("ETH_STATS", true),
+  ...COMMON_OPTIONS,
+];
+
+/** Splits `host[:port]` or `[v6]:port`; the port falls back to `port`. */
+export function parseHostPort(
+  value: string,
+  port: number | undefined,
+): { host: string; port: number } {
+  const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(value) ??
+    /^([^:]+)(?::(\d+))?$/.exec(value);
+  // A bare IPv6 address has several colons and no brackets.
+  const [host, p] = m ? [m[1], m[2]] : [value, undefined];
+  const resolved = p !== undefined ? Number(p) : port;
+  if (resolved === undefined) {
+    throw new ConfigError(`--port is required (or give --host ${host}:PORT)`);
+  }
+  if (!Number.isInteger(resolved) || resolved < 1 || resolved > 65535) {
+    throw new ConfigError(`Port of ${JSON.stringify(value)} is not 1-65535`);
+  }
+  return { host, port: resolved };
+}
+
+/** Parses the client's flags and environment. */
+export function parseClientConfig(args: string[], env: Env): ClientConfig {
+  const help = helpText(
+    "deno task client --host HOST --port PORT [options]",
+    "Polls an Ethereum node and sends a document to a server for each new block.",
+    CLIENT_OPTIONS,
+  );
+  const v = parseOptions(CLIENT_OPTIONS, args, env);
+  const base = common(v, help);
+  if (base.help) {
+    return {
+      ...base,
+      servers: [],
+      rpcUrls: [],
+      intervalMs: 0,
+      timeoutMs: 0,
+      rpcTimeoutMs: 0,
+    };
+  }
+  const hosts = (v.host as string[] | undefined) ?? [];
+  if (hosts.length === 0) {
+    throw new ConfigError("Missing required option --host");
+  }
+  const port = v.port === undefined ? undefined : portOption(v, "port");
+  const rpcUrls = v["rpc-url"] as string[];
+  for (const url of rpcUrls) {
+    let protocol;
+    try {
+      protocol = new URL(url).protocol;
+    } catch {
+      throw new ConfigError(`--rpc-url ${JSON.stringify(url)} is not a URL`);
+    }
+    if (!["http:", "https:", "ws:", "wss:"].includes(protocol)) {
+      throw new ConfigError(
+        `--rpc-url ${JSON.stringify(url)} must be http(s):// or ws(s)://`,
+      );
+    }
+  }
+  if (rpcUrls.length === 0) throw new ConfigError("--rpc-url is empty");
+  return {
+    ...base,
+    servers: hosts.map((h) => parseHostPort(h, port)),
+    rpcUrls,
+    intervalMs: numberOption(v, "interval", { min: 0.01, max: 86400 }) * 1000,
+    timeoutMs: numberOption(v, "timeout", { min: 0.01, max: 600 }) * 1000,
+    rpcTimeoutMs: numberOption(v, "rpc-timeout", { min: 0.01, max: 600 }) *
+      1000,
+    template: v.template as string | undefined,
+  };
+}
+
+/** Parses the server's flags and environment. */
+export function parseServerConfig(args: string[], env: Env): ServerConfig {
+  const help = helpText(
+    "deno task server [options]",
+    "Receives block documents over TCP, prints them and stores the first copy.",
+    SERVER_OPTIONS,
+  );
+  const v = parseOptions(SERVER_OPTIONS, args, env);
+  const base = common(v, help);
+  if (base.help) {
+    return {
+      ...base,
+      host: "",
+      port: 0,
+      store: {},
+      acceptAnyPayload: false,
+      maxFrameBytes: 0,
+      idleTimeoutMs: 0,
+      maxConnections: 0,
+    };
+  }
+  return {
+    ...base,
+    host: v.host as string,
+    port: portOption(v, "port", true),
+    store: storeConfig(v, env, false),
+    template: v.template as string | undefined,
+    acceptAnyPayload: v["accept-any-payload"] === true,
+    maxFrameBytes: numberOption(v, "max-frame-bytes", {
+      min: 1,
+      max: 64 * 1024 * 1024,
+      integer: true,
+    }),
+    idleTimeoutMs: numberOption(v, "idle-timeout", { min: 0.01, max: 3600 }) *
+      1000,
+    maxConnections: numberOption(v, "max-connections", {
+      min: 1,
+      max: 1_000_000,
+      integer: true,
+    }),
+  };
+}
+
+/** Parses the stats API's flags and environment. */
+export function parseStatsConfig(args: string[], env: Env): StatsConfig {
+  const help = helpText(
+    "deno task stats [options]",
+    "Serves the stored documents and client stats over HTTP.",
+    STATS_OPTIONS,
+  );
+  const v = parseOptions(STATS_OPTIONS, args, env);
+  const base = common(v, help);
+  if (base.help) return { ...base, host: "", port: 0, store: {} };
+  return {
+    ...base,
+    host: v.host as string,
+    port: portOption(v, "port", true),
+    store: storeConfig(v, env, true),
+  };
+}

@@ -1,0 +1,271 @@
+/**
+ * The server's network side: accept connections, decode netstrings, check
+ * each payload is a block document, print it and hand it on for storage.
+ *
+ * @module
+ */
+import { createHash } from "node:crypto";
+import { NetstringError, NetstringParser } from "./netstring.ts";
+import { type Logger, silentLogger } from "./log.ts";
+import { formatDataLine, normalizeIp } from "./output.ts";
+import type { BlockTemplate } from "./template.ts";
+import type { ReceivedDocument } from "./store/types.ts";
+
+/** Why a frame or connection was refused; stable strings for metrics. */
+export type RejectReason =
+  | NetstringError["reason"]
+  | "bad_utf8"
+  | "not_a_document"
+  | "idle_timeout";
+
+/** Counters an ingest server keeps, for metrics. */
+export interface IngestStats {
+  /** Connections accepted (including those refused for the limit). */
+  connections: number;
+  /** Connections open now. */
+  active: number;
+  /** Connections closed at once because `maxConnections` were open. */
+  refused: number;
+  /** Documents accepted. */
+  accepted: number;
+  /** Frames or connections rejected, by reason. */
+  rejected: Partial<Record<RejectReason, number>>;
+}
+
+/** Options for {@linkcode IngestServer}. */
+export interface IngestOptions {
+  /** Documents must be renderings of it; `undefined` accepts any UTF-8. */
+  template?: BlockTemplate;
+  /** Largest frame accepted. Default 64 KiB. */
+  maxFrameBytes?: number;
+  /** A connection must complete a frame this often, in ms. Default 5000. */
+  idleTimeoutMs?: number;
+  /** Connections beyond this many are closed at once. Default 10000. */
+  maxConnections?: number;
+  /** Receives each DATA line. */
+  print: (line: string) => void;
+  /** Receives each accepted document, e.g. to queue it for storage. */
+  onDocument?: (doc: ReceivedDocument) => void;
+  /** Recorded as the receiving server. */
+  serverId?: string;
+  /** Where to log. */
+  log?: Logger;
+  /** Clock in ms. Defaults to `Date.now`. */
+  now?: () => number;
+}
+
+const READ_BUFFER_BYTES = 8 * 1024;
+
+/** Lowercase hex SHA-256 of a string's UTF-8 bytes. */
+export function sha256Hex(data: string | Uint8Array): string {
+  return createHash("sha256").update(data).digest("hex");
+}
+
+/**
+ * Serves one listener. Every connection is handled concurrently; each may
+ * carry one frame (as the originals send) or many. A malformed frame, a
+ * payload that is not a block document, or a connection that completes no
+ * frame within `idleTimeoutMs` closes that connection with one log line and
+ * affects no other.
+ *
+ * @example
+ * ```ts ignore
+ * import { IngestServer } from "./ingest.ts";
+ * const server = new IngestServer(Deno.listen({ port: 9999 }), { print: console.log });
+ * await server.serve();
+ * ```
+ */
+export class IngestServer {
+  /** Live counters. */
+  readonly stats: IngestStats = {
+    connections: 0,
+    active: 0,
+    refused: 0,
+    accepted: 0,
+    rejected: {},
+  };
+  readonly #listener: Deno.Listener;
+  readonly #options: IngestOptions;
+  readonly #log: Logger;
+  readonly #now: () => number;
+  readonly #conns = new Set<Deno.Conn>();
+  readonly #decoder = new TextDecoder("utf-8", { fatal: true });
+  #closing = false;
+  #idle: PromiseWithResolvers<void> | undefined;
+  #warnedFull = false;
+
+  /** Builds a server over an open listener. */
+  constructor(listener: Deno.Listener, options: IngestOptions) {
+    this.#listener = listener;
+    this.#options = options;
+    this.#log = options.log ?? silentLogger;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** The address being listened on. */
+  get addr(): Deno.NetAddr {
+    return this.#listener.addr as Deno.NetAddr;
+  }
+
+  /** Accepts connections until {@linkcode IngestServer.shutdown}. */
+  async serve(): Promise<void> {
+    const max = this.#options.maxConnections ?? 10_000;
+    while (!this.#closing) {
+      let conn: Deno.Conn;
+      try {
+        conn = await this.#listener.accept();
+      } catch (error) {
+        if (this.#closing || error instanceof Deno.errors.BadResource) break;
+        // E.g. out of file descriptors: back off instead of spinning.
+        this.#log.warn(`Cannot accept: ${(error as Error).message}`);
+        await new Promise((r) => setTimeout(r, 50));
+        continue;
+      }
+      this.stats.connections++;
+      if (this.#conns.size >= max) {
+        this.stats.refused++;
+        const line =
+          `Refusing a connection: ${max} are open (--max-connections)`;
+        if (this.#warnedFull) this.#log.debug(line);
+        else this.#log.warn(line);
+        this.#warnedFull = true;
+        conn.close();
+        continue;
+      }
+      this.#warnedFull = false;
+      this.#handle(conn);
+    }
+  }
+
+  /**
+   * Stops accepting, lets open connections finish their frames for up to
+   * `graceMs`, then closes what is left.
+   */
+  async shutdown(graceMs = 2000): Promise<void> {
+    if (!this.#closing) {
+      this.#closing = true;
+      try {
+        this.#listener.close();
+      } catch {
+        // Already closed.
+      }
+    }
+    if (this.#conns.size === 0) return;
+    this.#idle ??= Promise.withResolvers();
+    const timer = setTimeout(() => {
+      for (const conn of this.#conns) closeQuietly(conn);
+    }, graceMs);
+    await this.#idle.promise;
+    clearTimeout(timer);
+  }
+
+  async #handle(conn: Deno.Conn): Promise<void> {
+    this.#conns.add(conn);
+    this.stats.active = this.#conns.size;
+    const remote = conn.remoteAddr as Deno.NetAddr;
+    const ip = normalizeIp(remote.hostname);
+    const port = remote.port;
+    const parser = new NetstringParser({
+      maxFrameBytes: this.#options.maxFrameBytes,
+    });
+    const idleMs = this.#options.idleTimeoutMs ?? 5000;
+    let timedOut = false;
+    const expire = () => {
+      timedOut = true;
+      closeQuietly(conn);
+    };
+    let timer = setTimeout(expire, idleMs);
+    const buffer = new Uint8Array(READ_BUFFER_BYTES);
+    let reason: RejectReason | undefined;
+    let detail = "";
+    try {
+      while (true) {
+        const n = await conn.read(buffer);
+        if (n === null) {
+          parser.end();
+          break;
+        }
+        parser.push(buffer.subarray(0, n), (frame) => {
+          const problem = this.#accept(frame, ip, port);
+          if (problem) {
+            [reason, detail] = problem;
+            throw new RejectedFrame();
+          }
+          clearTimeout(timer);
+          timer = setTimeout(expire, idleMs);
+        });
+      }
+    } catch (error) {
+      if (error instanceof NetstringError) {
+        reason = timedOut ? "idle_timeout" : error.reason;
+        detail = error.message;
+      } else if (timedOut) {
+        reason = "idle_timeout";
+        detail = `no complete frame within ${idleMs} ms`;
+      } else if (!(error instanceof RejectedFrame) && !this.#closing) {
+        this.#log.debug(
+          `Connection from ${ip}:${port} failed: ${(error as Error).message}`,
+        );
+      }
+    } finally {
+      clearTimeout(timer);
+      closeQuietly(conn);
+      this.#conns.delete(conn);
+      this.stats.active = this.#conns.size;
+      if (this.#conns.size === 0) this.#idle?.resolve();
+    }
+    if (reason !== undefined) {
+      this.stats.rejected[reason] = (this.stats.rejected[reason] ?? 0) + 1;
+      const line = `Closed connection from ${ip}:${port}: ${detail}`;
+      if (reason === "idle_timeout") this.#log.debug(line);
+      else this.#log.warn(line);
+    }
+  }
+
+  #accept(
+    frame: Uint8Array,
+    ip: string,
+    port: number,
+  ): [RejectReason, string] | undefined {
+    let payload: string;
+    try {
+      payload = this.#decoder.decode(frame);
+    } catch {
+      return ["bad_utf8", `frame of ${frame.length} bytes is not UTF-8`];
+    }
+    const template = this.#options.template;
+    let block: bigint | null = null;
+    if (template) {
+      const parsed = template.parse(payload);
+      if (parsed === undefined) {
+        return [
+          "not_a_document",
+          `frame of ${frame.length} bytes is not a block document`,
+        ];
+      }
+      block = parsed;
+    }
+    this.stats.accepted++;
+    this.#options.print(formatDataLine(ip, port, payload));
+    this.#options.onDocument?.({
+      payload,
+      hash: sha256Hex(frame),
+      block,
+      ip,
+      port,
+      receivedAt: this.#now(),
+      server: this.#options.serverId ?? "",
+    });
+    return undefined;
+  }
+}
+
+class RejectedFrame extends Error {}
+
+function closeQuietly(conn: Deno.Conn) {
+  try {
+    conn.close();
+  } catch {
+    // Already closed.
+  }
+}

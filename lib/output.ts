@@ -1,0 +1,96 @@
+/**
+ * The server's stdout: one `DATA - ip:port - payload` line per document
+ * (SPEC 1.3), written in batches so printing never waits per line.
+ *
+ * @module
+ */
+
+/**
+ * Formats a peer as the originals print it: `ip:port`, or `[ip]:port` for
+ * IPv6.
+ */
+export function formatPeer(ip: string, port: number): string {
+  return ip.includes(":") ? `[${ip}]:${port}` : `${ip}:${port}`;
+}
+
+/**
+ * Turns a socket's remote hostname into the client IP we record: IPv4-mapped
+ * IPv6 addresses (`::ffff:1.2.3.4`, seen on dual-stack listeners) become the
+ * IPv4 address they carry.
+ */
+export function normalizeIp(hostname: string): string {
+  const m = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(hostname);
+  return m ? m[1] : hostname;
+}
+
+/**
+ * The line printed for a document, without the final newline: every LF of
+ * the payload is written as the two characters `\n`.
+ *
+ * @example
+ * ```ts
+ * import { formatDataLine } from "./output.ts";
+ * formatDataLine("::1", 5, "a\nb"); // "DATA - [::1]:5 - a\\nb"
+ * ```
+ */
+export function formatDataLine(
+  ip: string,
+  port: number,
+  payload: string,
+): string {
+  return `DATA - ${formatPeer(ip, port)} - ${payload.replaceAll("\n", "\\n")}`;
+}
+
+/** Something bytes can be written to, like `Deno.stdout`. */
+export interface ByteSink {
+  write(p: Uint8Array): Promise<number>;
+}
+
+/**
+ * Collects lines and writes them to a sink in one write per turn of the
+ * event loop, so a burst of documents costs one syscall, not one each, and
+ * callers never await the terminal or pipe.
+ */
+export class LineWriter {
+  readonly #sink: ByteSink;
+  readonly #encoder = new TextEncoder();
+  #pending: string[] = [];
+  #flushing: Promise<void> | undefined;
+
+  /** Builds a writer over `sink` (default stdout). */
+  constructor(sink: ByteSink = Deno.stdout) {
+    this.#sink = sink;
+  }
+
+  /** Queues one line; a newline is added. */
+  writeLine(line: string): void {
+    this.#pending.push(line);
+    this.#flushing ??= this.#drain();
+  }
+
+  /** Resolves once everything queued so far is written. */
+  async flush(): Promise<void> {
+    while (this.#flushing) await this.#flushing;
+  }
+
+  async #drain(): Promise<void> {
+    // Let the rest of this turn add its lines to the same write.
+    await Promise.resolve();
+    try {
+      while (this.#pending.length > 0) {
+        const text = this.#pending.join("\n") + "\n";
+        this.#pending = [];
+        const bytes = this.#encoder.encode(text);
+        let at = 0;
+        while (at < bytes.length) {
+          at += await this.#sink.write(bytes.subarray(at));
+        }
+      }
+    } catch {
+      // A closed stdout (e.g. `| head`) must not stop the server.
+      this.#pending = [];
+    } finally {
+      this.#flushing = undefined;
+    }
+  }
+}

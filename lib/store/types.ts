@@ -1,0 +1,81 @@
+/**
+ * What the stores share: the record of a received document, and the write
+ * and read sides every store implements (SQLite, MySQL, Redis).
+ *
+ * @module
+ */
+
+/** One document as a server received it. */
+export interface ReceivedDocument {
+  /** The payload, exactly as received (UTF-8 text). */
+  payload: string;
+  /** Lowercase hex SHA-256 of the payload's UTF-8 bytes: the dedupe key. */
+  hash: string;
+  /** The block number the document was rendered for, when it is one. */
+  block: bigint | null;
+  /** The client's IP address, without port (IPv6 without brackets). */
+  ip: string;
+  /** The client's TCP port. */
+  port: number;
+  /** When it was received, in ms since the Unix epoch. */
+  receivedAt: number;
+  /** Which server received it (`--server-id`, default host name:port). */
+  server: string;
+}
+
+/** A stored document, as the read side returns it. */
+export interface BlockRecord {
+  hash: string;
+  block: bigint | null;
+  /** First time any server received it, ms since the epoch. */
+  firstSeen: number;
+  /** The server that stored the first copy, when known. */
+  server: string | null;
+  /** The payload; present when the store keeps payloads. */
+  payload?: string;
+}
+
+/** What is known of one client IP. */
+export interface ClientRecord {
+  ip: string;
+  /** Documents received from it (every copy, not only first ones). */
+  count: number;
+  /** ms since the epoch, when known. */
+  firstSeen: number | null;
+  /** ms since the epoch, when known. */
+  lastSeen: number | null;
+}
+
+/** The write side of a store. */
+export interface StoreWriter {
+  /** A short name for logs and metrics, e.g. `mysql`. */
+  readonly name: string;
+  /**
+   * Saves a batch, in order, atomically per document: for each document,
+   * `true` when this call stored the first copy of its hash, `false` when the
+   * hash was already stored (by any server). Client counts are incremented
+   * for every document. Throws when the store is unreachable; the caller
+   * retries the whole batch, so saving must be idempotent for first copies.
+   */
+  save(docs: readonly ReceivedDocument[]): Promise<boolean[]>;
+  /** Releases connections. */
+  close(): Promise<void>;
+}
+
+/** The read side of a store, for the stats API. */
+export interface StoreReader {
+  /** Newest first, at most `limit`, strictly older than `before` if given. */
+  recentBlocks(
+    options: { limit: number; before?: { firstSeen: number; hash: string } },
+  ): Promise<BlockRecord[]>;
+  /** One stored document with its payload, or undefined. */
+  document(hash: string): Promise<BlockRecord | undefined>;
+  /** Every client, most documents first. */
+  clients(): Promise<ClientRecord[]>;
+  /** Number of distinct documents stored. */
+  countBlocks(): Promise<number>;
+  /** Resolves when the store answers; throws otherwise. */
+  ping(): Promise<void>;
+  /** Releases connections. */
+  close(): Promise<void>;
+}
