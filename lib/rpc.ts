@@ -122,11 +122,26 @@ export class RpcClient {
    * Calls `method` and returns its `result`, trying endpoints in rank order
    * and skipping those cooling down (unless all are).
    */
-  async call(
+  call(
     method: string,
     params: unknown[] = [],
     signal?: AbortSignal,
   ): Promise<unknown> {
+    return this.#call(method, params, (result) => result, signal);
+  }
+
+  /** Returns the number of the most recent block (`eth_blockNumber`). */
+  blockNumber(signal?: AbortSignal): Promise<bigint> {
+    // A malformed answer counts as that endpoint failing, so it fails over.
+    return this.#call("eth_blockNumber", [], parseQuantity, signal);
+  }
+
+  async #call<T>(
+    method: string,
+    params: unknown[],
+    parse: (result: unknown, endpoint: string) => T,
+    signal?: AbortSignal,
+  ): Promise<T> {
     const now = this.#now();
     const order = this.endpoints.map((_, i) => i);
     const ready = order.filter((i) => this.#downUntil[i] <= now);
@@ -135,7 +150,10 @@ export class RpcClient {
       signal?.throwIfAborted();
       const endpoint = this.endpoints[i];
       try {
-        const result = await this.#request(endpoint, method, params, signal);
+        const result = parse(
+          await this.#request(endpoint, method, params, signal),
+          endpoint,
+        );
         this.#downUntil[i] = 0;
         if (this.#current !== endpoint) {
           const previous = this.#current;
@@ -150,12 +168,6 @@ export class RpcClient {
       }
     }
     throw last;
-  }
-
-  /** Returns the number of the most recent block (`eth_blockNumber`). */
-  async blockNumber(signal?: AbortSignal): Promise<bigint> {
-    const result = await this.call("eth_blockNumber", [], signal);
-    return parseQuantity(result, this.#current ?? this.endpoints[0]);
   }
 
   async #request(

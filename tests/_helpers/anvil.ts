@@ -21,12 +21,18 @@ export class Anvil implements AsyncDisposable {
     this.state = state;
   }
 
-  /** Starts anvil on a free port (mining every `blockTime` s if given). */
+  /**
+   * Starts anvil on a free port, mining every `blockTime` s if given; with
+   * `state` (a file path) the chain is saved on stop and reloaded on restart.
+   */
   static async start(
-    { blockTime, port = freePort() }: { blockTime?: number; port?: number } =
-      {},
+    { blockTime, port = freePort(), state }: {
+      blockTime?: number;
+      port?: number;
+      state?: string;
+    } = {},
   ): Promise<Anvil> {
-    const anvil = new Anvil(port, blockTime);
+    const anvil = new Anvil(port, blockTime, state);
     await anvil.restart();
     return anvil;
   }
