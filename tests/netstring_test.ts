@@ -71,7 +71,7 @@ Deno.test("decoder handles one byte per chunk across several frames", async () =
   assert.deepEqual(await decodeChunks(chunks), ["abc", "", "de"]);
 });
 
-Deno.test("decoder frames do not alias the input chunk", async () => {
+Deno.test("decoder frames do not alias the input chunk", () => {
   const chunk = enc.encode("3:abc,");
   const parser = new NetstringParser();
   const frames: Uint8Array[] = [];
@@ -104,7 +104,7 @@ Deno.test("decoder rejects truncated input", async () => {
   await rejects(["3:abc,4"], "truncated");
 });
 
-Deno.test("decoder yields the frames before an error", async () => {
+Deno.test("decoder yields the frames before an error", () => {
   const seen: string[] = [];
   const parser = new NetstringParser();
   assert.throws(
