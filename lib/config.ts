@@ -49,6 +49,8 @@ export interface RedisConfig {
   host: string;
   port: number;
   db: number;
+  /** Prepended to every key (`<prefix>eth:hashes`); unset: the originals' keys. */
+  keyPrefix?: string;
 }
 
 /**
@@ -83,6 +85,12 @@ export interface ServerConfig extends CommonConfig {
   host: string;
   port: number;
   store: StoreConfig;
+  /** Recorded with each first copy; undefined means `<hostname>:<port>`. */
+  serverId?: string;
+  /** Documents held per store while it is unreachable; the oldest go first. */
+  storeQueueSize: number;
+  /** How long shutdown waits for queued documents to be stored, in ms. */
+  storeFlushTimeoutMs: number;
   template?: string;
   acceptAnyPayload: boolean;
   maxFrameBytes: number;
@@ -139,6 +147,14 @@ function storeOptions(prefix: string, stats: boolean): OptionSpec[] {
       default: "0",
       env: e("redis-db", "REDIS_DB"),
       help: "Redis database number",
+    },
+    {
+      name: "redis-key-prefix",
+      type: "string",
+      value: "PREFIX",
+      default: "",
+      env: e("redis-key-prefix"),
+      help: "prepended to every Redis key (empty: the originals' keys)",
     },
     {
       name: "use-mysql",
@@ -233,6 +249,10 @@ function storeConfig(v: OptionValues, env: Env, stats: boolean): StoreConfig {
       port: portOption(v, "redis-port"),
       db: numberOption(v, "redis-db", { min: 0, max: 65535, integer: true }),
     };
+    const prefix = v["redis-key-prefix"];
+    if (typeof prefix === "string" && prefix !== "") {
+      store.redis.keyPrefix = prefix;
+    }
   }
   if (useMysql) {
     store.mysql = {
@@ -341,6 +361,30 @@ export const SERVER_OPTIONS: OptionSpec[] = [
     help: "TCP port to listen on",
   },
   ...storeOptions("ETH_SERVER", false),
+  {
+    name: "server-id",
+    type: "string",
+    value: "ID",
+    default: "HOSTNAME:PORT",
+    env: ["ETH_SERVER_SERVER_ID"],
+    help: "name recorded with each document this server stores first",
+  },
+  {
+    name: "store-queue-size",
+    type: "string",
+    value: "N",
+    default: "100000",
+    env: ["ETH_SERVER_STORE_QUEUE_SIZE"],
+    help: "documents held per store while it is down; beyond, oldest dropped",
+  },
+  {
+    name: "store-flush-timeout",
+    type: "string",
+    value: "SECONDS",
+    default: "10",
+    env: ["ETH_SERVER_STORE_FLUSH_TIMEOUT"],
+    help: "on shutdown, how long to keep trying to store queued documents",
+  },
   {
     name: "template",
     type: "string",
@@ -489,6 +533,8 @@ export function parseServerConfig(args: string[], env: Env): ServerConfig {
       host: "",
       port: 0,
       store: {},
+      storeQueueSize: 0,
+      storeFlushTimeoutMs: 0,
       acceptAnyPayload: false,
       maxFrameBytes: 0,
       idleTimeoutMs: 0,
@@ -500,6 +546,16 @@ export function parseServerConfig(args: string[], env: Env): ServerConfig {
     host: v.host as string,
     port: portOption(v, "port", true),
     store: storeConfig(v, env, false),
+    serverId: v["server-id"] === "HOSTNAME:PORT" || v["server-id"] === ""
+      ? undefined
+      : v["server-id"] as string,
+    storeQueueSize: numberOption(v, "store-queue-size", {
+      min: 1,
+      max: 100_000_000,
+      integer: true,
+    }),
+    storeFlushTimeoutMs:
+      numberOption(v, "store-flush-timeout", { min: 0, max: 3600 }) * 1000,
     template: v.template as string | undefined,
     acceptAnyPayload: v["accept-any-payload"] === true,
     maxFrameBytes: numberOption(v, "max-frame-bytes", {

@@ -27,8 +27,15 @@ export interface ReceivedDocument {
 export interface BlockRecord {
   hash: string;
   block: bigint | null;
-  /** First time any server received it, ms since the epoch. */
+  /**
+   * First time any server received it, ms since the epoch (Redis keeps
+   * fractions of a ms). 0 when unknown: a row only an original server wrote.
+   */
   firstSeen: number;
+  /** Last time any of our servers received a copy, when known. */
+  lastSeen?: number;
+  /** Copies our servers received (first included), when known. */
+  copies?: number;
   /** The server that stored the first copy, when known. */
   server: string | null;
   /** The payload; present when the store keeps payloads. */
@@ -78,4 +85,26 @@ export interface StoreReader {
   ping(): Promise<void>;
   /** Releases connections. */
   close(): Promise<void>;
+}
+
+/**
+ * A store could not be reached or refused an operation. The message names
+ * the store and what failed; `cause` is the driver's error. `kind` says
+ * whether retrying can help: `unavailable` (not reachable, timed out, busy,
+ * deadlocked: retry as is) or `rejected` (the store answered and refused
+ * this data, e.g. a payload too long for its column: retrying the same
+ * batch will fail again).
+ */
+export class StoreError extends Error {
+  /** Whether the store was unreachable or refused the data. */
+  readonly kind: "unavailable" | "rejected";
+  /** Builds the error. */
+  constructor(
+    message: string,
+    options: { cause?: unknown; kind?: "unavailable" | "rejected" } = {},
+  ) {
+    super(message, { cause: options.cause });
+    this.name = "StoreError";
+    this.kind = options.kind ?? "unavailable";
+  }
 }

@@ -1,0 +1,123 @@
+/**
+ * What every store derives from a batch of received documents: one row per
+ * document hash and one per client IP, each sorted by key so that servers
+ * writing overlapping batches take row locks in the same order (no
+ * deadlocks), and an id that names the batch across retries.
+ *
+ * @module
+ */
+import { createHash } from "node:crypto";
+import type { ReceivedDocument } from "./types.ts";
+
+/** What one batch says about one document hash. */
+export interface BlockRow {
+  hash: string;
+  block: bigint | null;
+  /** Earliest receipt in the batch, ms. */
+  firstSeen: number;
+  /** Latest receipt in the batch, ms. */
+  lastSeen: number;
+  /** Copies in the batch. */
+  copies: number;
+  /** This batch's server when it stored the first copy, else null. */
+  server: string | null;
+}
+
+/** What one batch says about one client IP. */
+export interface ClientRow {
+  ip: string;
+  documents: number;
+  firstSeen: number;
+  lastSeen: number;
+}
+
+/** Indices of `docs` ordered by hash; equal hashes keep arrival order. */
+export function hashOrder(docs: readonly ReceivedDocument[]): number[] {
+  return docs.map((_, i) => i).sort((a, b) =>
+    docs[a].hash < docs[b].hash ? -1 : docs[a].hash > docs[b].hash ? 1 : a - b
+  );
+}
+
+/** One row per distinct hash, sorted by hash; `firsts` as `save` returns. */
+export function blockRows(
+  docs: readonly ReceivedDocument[],
+  firsts: readonly boolean[],
+): BlockRow[] {
+  const rows = new Map<string, BlockRow>();
+  docs.forEach((doc, i) => {
+    let row = rows.get(doc.hash);
+    if (!row) {
+      row = {
+        hash: doc.hash,
+        block: doc.block,
+        firstSeen: doc.receivedAt,
+        lastSeen: doc.receivedAt,
+        copies: 0,
+        server: null,
+      };
+      rows.set(doc.hash, row);
+    }
+    row.copies++;
+    row.block ??= doc.block;
+    row.firstSeen = Math.min(row.firstSeen, doc.receivedAt);
+    row.lastSeen = Math.max(row.lastSeen, doc.receivedAt);
+    if (firsts[i]) {
+      row.server = doc.server;
+      row.firstSeen = doc.receivedAt;
+    }
+  });
+  return [...rows.values()].sort(byKey((r) => r.hash));
+}
+
+/** One row per client IP, sorted by IP. */
+export function clientRows(docs: readonly ReceivedDocument[]): ClientRow[] {
+  const rows = new Map<string, ClientRow>();
+  for (const doc of docs) {
+    const row = rows.get(doc.ip);
+    if (row) {
+      row.documents++;
+      row.firstSeen = Math.min(row.firstSeen, doc.receivedAt);
+      row.lastSeen = Math.max(row.lastSeen, doc.receivedAt);
+    } else {
+      rows.set(doc.ip, {
+        ip: doc.ip,
+        documents: 1,
+        firstSeen: doc.receivedAt,
+        lastSeen: doc.receivedAt,
+      });
+    }
+  }
+  return [...rows.values()].sort(byKey((r) => r.ip));
+}
+
+/**
+ * Names a batch: the same documents retried by the same writer get the same
+ * id, so a store can tell a retry of a batch it already committed (when the
+ * reply to the commit was lost) from a new one.
+ */
+export function batchId(
+  writerNonce: string,
+  docs: readonly ReceivedDocument[],
+): string {
+  const h = createHash("sha256").update(writerNonce);
+  for (const d of docs) {
+    h.update(`\n${d.hash} ${d.ip} ${d.port} ${d.receivedAt} ${d.server}`);
+  }
+  return h.digest("hex");
+}
+
+/** Parses the `"1011"` form a store keeps a batch's results in. */
+export function parseFlags(results: string, count: number): boolean[] {
+  if (results.length !== count || !/^[01]*$/.test(results)) {
+    throw new TypeError(
+      `Cannot read batch results ${
+        JSON.stringify(results)
+      } for ${count} documents`,
+    );
+  }
+  return [...results].map((c) => c === "1");
+}
+
+function byKey<T>(key: (row: T) => string) {
+  return (a: T, b: T) => key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0;
+}

@@ -1,0 +1,281 @@
+/**
+ * The embedded store: one SQLite file (built-in `node:sqlite`) with the same
+ * tables as MySQL, in WAL mode so the stats API reads it while a server
+ * writes it.
+ *
+ * @module
+ */
+import { DatabaseSync, type SQLInputValue } from "node:sqlite";
+import { blockRows, clientRows, hashOrder } from "./batch.ts";
+import { toBlockRecord, toClientRecord } from "./rows.ts";
+import { SQLITE_DDL } from "./schema.ts";
+import {
+  type BlockRecord,
+  type ClientRecord,
+  type ReceivedDocument,
+  StoreError,
+  type StoreReader,
+  type StoreWriter,
+} from "./types.ts";
+
+const BUSY_TIMEOUT_MS = 5000;
+const INT64_MAX = 2n ** 63n - 1n;
+// Primary result codes after which the same batch can succeed later:
+// BUSY, LOCKED, NOMEM, IOERR, FULL, CANTOPEN, READONLY.
+const TRANSIENT_CODES = new Set([5, 6, 7, 10, 13, 14, 8]);
+
+function errorKind(error: unknown): "unavailable" | "rejected" {
+  const code = (error as { errcode?: number }).errcode;
+  return typeof code === "number" && !TRANSIENT_CODES.has(code & 0xff)
+    ? "rejected"
+    : "unavailable";
+}
+
+function openDatabase(path: string, readOnly: boolean): DatabaseSync {
+  try {
+    const db = new DatabaseSync(path, { readOnly });
+    db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    return db;
+  } catch (error) {
+    throw new StoreError(
+      `Cannot open SQLite file ${path}: ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
+}
+
+/**
+ * Writes to a SQLite file, creating it and its tables when missing. The
+ * unique key on `ethereum_data.hash` decides which copy is first
+ * (`INSERT OR IGNORE`); each batch is one transaction.
+ *
+ * @example
+ * ```ts ignore
+ * import { SqliteWriter } from "./sqlite.ts";
+ * const writer = SqliteWriter.open("eth.sqlite");
+ * await writer.save([doc]); // [true]
+ * await writer.close();
+ * ```
+ */
+export class SqliteWriter implements StoreWriter {
+  /** Store name for logs and metrics. */
+  readonly name = "sqlite";
+  readonly #db: DatabaseSync;
+  readonly #insert;
+  readonly #block;
+  readonly #client;
+
+  private constructor(db: DatabaseSync) {
+    this.#db = db;
+    this.#insert = db.prepare(
+      "INSERT OR IGNORE INTO ethereum_data (hash, payload) VALUES (?, ?)",
+    );
+    this.#block = db.prepare(
+      `INSERT INTO eth_blocks
+         (hash, block_number, first_seen_ms, last_seen_ms, copies, server)
+       VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (hash) DO UPDATE SET
+         block_number = COALESCE(block_number, excluded.block_number),
+         last_seen_ms = MAX(last_seen_ms, excluded.last_seen_ms),
+         copies = copies + excluded.copies,
+         server = COALESCE(server, excluded.server)`,
+    );
+    this.#client = db.prepare(
+      `INSERT INTO eth_clients (ip, documents, first_seen_ms, last_seen_ms)
+       VALUES (?, ?, ?, ?)
+       ON CONFLICT (ip) DO UPDATE SET
+         documents = documents + excluded.documents,
+         first_seen_ms = MIN(first_seen_ms, excluded.first_seen_ms),
+         last_seen_ms = MAX(last_seen_ms, excluded.last_seen_ms)`,
+    );
+  }
+
+  /** Opens (creating when missing) the file and its tables, in WAL mode. */
+  static open(path: string): SqliteWriter {
+    const db = openDatabase(path, false);
+    try {
+      db.exec("PRAGMA journal_mode = WAL");
+      db.exec("PRAGMA synchronous = NORMAL");
+      for (const ddl of SQLITE_DDL) db.exec(ddl);
+      return new SqliteWriter(db);
+    } catch (error) {
+      db.close();
+      throw new StoreError(
+        `Cannot create tables in SQLite file ${path}: ${
+          (error as Error).message
+        }`,
+        { cause: error },
+      );
+    }
+  }
+
+  /** Saves a batch in one transaction; see {@linkcode StoreWriter.save}. */
+  save(docs: readonly ReceivedDocument[]): Promise<boolean[]> {
+    if (docs.length === 0) return Promise.resolve([]);
+    const firsts = new Array<boolean>(docs.length).fill(false);
+    try {
+      this.#db.exec("BEGIN IMMEDIATE");
+      try {
+        for (const i of hashOrder(docs)) {
+          const r = this.#insert.run(docs[i].hash, docs[i].payload);
+          firsts[i] = Number(r.changes) === 1;
+        }
+        for (const row of blockRows(docs, firsts)) {
+          this.#block.run(
+            row.hash,
+            // SQLite integers are signed 64-bit; the payload keeps the rest.
+            row.block !== null && row.block <= INT64_MAX ? row.block : null,
+            row.firstSeen,
+            row.lastSeen,
+            row.copies,
+            row.server,
+          );
+        }
+        for (const row of clientRows(docs)) {
+          this.#client.run(row.ip, row.documents, row.firstSeen, row.lastSeen);
+        }
+        this.#db.exec("COMMIT");
+      } catch (error) {
+        this.#db.exec("ROLLBACK");
+        throw error;
+      }
+    } catch (error) {
+      return Promise.reject(
+        new StoreError(
+          `Cannot save ${docs.length} documents to SQLite: ${
+            (error as Error).message
+          }`,
+          { cause: error, kind: errorKind(error) },
+        ),
+      );
+    }
+    return Promise.resolve(firsts);
+  }
+
+  /** Closes the file (checkpointing the WAL). */
+  close(): Promise<void> {
+    if (this.#db.isOpen) this.#db.close();
+    return Promise.resolve();
+  }
+}
+
+/**
+ * Reads a SQLite file a server writes. Until the file exists every query
+ * answers as an empty store and {@linkcode SqliteReader.ping} throws; the
+ * reader never creates the file.
+ */
+export class SqliteReader implements StoreReader {
+  readonly #path: string;
+  #db: DatabaseSync | undefined;
+
+  /** Reads `path`, opened on first use. */
+  constructor(path: string) {
+    this.#path = path;
+  }
+
+  #open(): DatabaseSync | undefined {
+    if (this.#db) return this.#db;
+    try {
+      Deno.statSync(this.#path);
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return undefined;
+      throw new StoreError(
+        `Cannot read SQLite file ${this.#path}: ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
+    this.#db = openDatabase(this.#path, false);
+    return this.#db;
+  }
+
+  #all(sql: string, ...params: SQLInputValue[]): Record<string, unknown>[] {
+    const db = this.#open();
+    if (!db) return [];
+    try {
+      return db.prepare(sql).all(...params) as Record<string, unknown>[];
+    } catch (error) {
+      // A server has not created the tables yet: nothing is stored.
+      if (/no such table/.test((error as Error).message)) return [];
+      throw new StoreError(
+        `Cannot read SQLite file ${this.#path}: ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
+  }
+
+  /** See {@linkcode StoreReader.recentBlocks}. */
+  recentBlocks(
+    { limit, before }: {
+      limit: number;
+      before?: { firstSeen: number; hash: string };
+    },
+  ): Promise<BlockRecord[]> {
+    const rows = before
+      ? this.#all(
+        `${BLOCK_SELECT} WHERE first_seen_ms < ?
+           OR (first_seen_ms = ? AND hash < ?)
+         ORDER BY first_seen_ms DESC, hash DESC LIMIT ?`,
+        before.firstSeen,
+        before.firstSeen,
+        before.hash,
+        limit,
+      )
+      : this.#all(
+        `${BLOCK_SELECT} ORDER BY first_seen_ms DESC, hash DESC LIMIT ?`,
+        limit,
+      );
+    return Promise.resolve(rows.map(toBlockRecord));
+  }
+
+  /** See {@linkcode StoreReader.document}. */
+  document(hash: string): Promise<BlockRecord | undefined> {
+    const [row] = this.#all(
+      `SELECT d.hash AS hash, d.payload AS payload, b.block_number AS block_number,
+         b.first_seen_ms AS first_seen_ms, b.last_seen_ms AS last_seen_ms,
+         b.copies AS copies, b.server AS server
+       FROM ethereum_data d LEFT JOIN eth_blocks b ON b.hash = d.hash
+       WHERE d.hash = ?`,
+      hash,
+    );
+    return Promise.resolve(row ? toBlockRecord(row) : undefined);
+  }
+
+  /** See {@linkcode StoreReader.clients}. */
+  clients(): Promise<ClientRecord[]> {
+    return Promise.resolve(
+      this.#all(
+        `SELECT ip, documents, first_seen_ms, last_seen_ms FROM eth_clients
+         ORDER BY documents DESC, ip ASC`,
+      ).map(toClientRecord),
+    );
+  }
+
+  /** See {@linkcode StoreReader.countBlocks}. */
+  countBlocks(): Promise<number> {
+    const [row] = this.#all("SELECT COUNT(*) AS n FROM ethereum_data");
+    return Promise.resolve(row ? Number(row.n) : 0);
+  }
+
+  /** Throws until the file exists and answers. */
+  ping(): Promise<void> {
+    const db = this.#open();
+    if (!db) {
+      return Promise.reject(
+        new StoreError(`SQLite file ${this.#path} does not exist yet`),
+      );
+    }
+    this.#all("SELECT 1");
+    return Promise.resolve();
+  }
+
+  /** Closes the file. */
+  close(): Promise<void> {
+    if (this.#db?.isOpen) this.#db.close();
+    this.#db = undefined;
+    return Promise.resolve();
+  }
+}
+
+const BLOCK_SELECT =
+  `SELECT hash, block_number, first_seen_ms, last_seen_ms, copies, server
+   FROM eth_blocks`;
