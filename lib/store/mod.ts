@@ -1,6 +1,7 @@
 /**
  * Opens the stores a configuration names: the read side for the stats API
- * and the write side for the server.
+ * and the write side for tests and tools. The server queues each store on
+ * its own (see `storage.ts`).
  *
  * @example
  * ```ts ignore
@@ -13,8 +14,11 @@
  */
 import type { StoreConfig } from "../config.ts";
 import { type Logger, silentLogger } from "../log.ts";
+import { CombinedReader, FanoutWriter } from "./combined.ts";
+import { describeMysql, MysqlReader, MysqlWriter } from "./mysql.ts";
+import { describeRedis, RedisReader, RedisWriter } from "./redis.ts";
 import { SqliteReader, SqliteWriter } from "./sqlite.ts";
-import { StoreError, type StoreReader, type StoreWriter } from "./types.ts";
+import type { StoreReader, StoreWriter } from "./types.ts";
 
 export * from "./types.ts";
 
@@ -24,43 +28,91 @@ export interface OpenStoreOptions {
   log?: Logger;
 }
 
-/**
- * The read side of the configured store, or undefined with `--no-store`.
- * With both Redis and MySQL, hashes and clients come from Redis and payloads
- * from MySQL, as the original stats API reads them.
- */
-export function openReader(
-  config: StoreConfig,
-  _options: OpenStoreOptions = {},
-): Promise<StoreReader | undefined> {
-  if (config.mysql || config.redis) {
-    return Promise.reject(
-      new StoreError("MySQL and Redis readers are not in this build yet"),
-    );
-  }
-  if (config.sqlitePath) {
-    return Promise.resolve(new SqliteReader(config.sqlitePath));
-  }
-  return Promise.resolve(undefined);
+/** How to open one configured store for writing, and what to call it. */
+export interface WriterTarget {
+  /** `sqlite`, `mysql` or `redis`. */
+  name: string;
+  /** Where it is, for logs (never a password). */
+  describe: string;
+  /** Connects and prepares tables; throws a `StoreError` when it cannot. */
+  open(): Promise<StoreWriter>;
 }
 
 /**
- * The write side of the configured store, connected and with its tables
- * created, or undefined with `--no-store`. Throws a `StoreError` when a
- * store cannot be reached.
+ * The stores `config` names, each with a way to open it: MySQL and/or
+ * Redis, else the SQLite file; none with `--no-store`.
  */
-export function openWriter(
+export function writerTargets(
   config: StoreConfig,
   { log = silentLogger }: OpenStoreOptions = {},
-): Promise<StoreWriter | undefined> {
-  if (config.mysql || config.redis) {
-    return Promise.reject(
-      new StoreError("MySQL and Redis writers are not in this build yet"),
+): WriterTarget[] {
+  const targets: WriterTarget[] = [];
+  const { mysql, redis, sqlitePath } = config;
+  if (mysql) {
+    targets.push({
+      name: "mysql",
+      describe: describeMysql(mysql),
+      open: () => MysqlWriter.open(mysql, { log }),
+    });
+  }
+  if (redis) {
+    targets.push({
+      name: "redis",
+      describe: describeRedis(redis),
+      open: () => RedisWriter.open(redis, { log }),
+    });
+  }
+  if (targets.length === 0 && sqlitePath) {
+    targets.push({
+      name: "sqlite",
+      describe: `SQLite ${sqlitePath}`,
+      open: () => Promise.resolve().then(() => SqliteWriter.open(sqlitePath)),
+    });
+  }
+  return targets;
+}
+
+/**
+ * The read side of the configured store, or undefined with `--no-store`.
+ * With both Redis and MySQL, hashes and clients come from Redis and payloads
+ * from MySQL, as the original stats API reads them. Readers connect on first
+ * use, so this does not fail when a store is down.
+ */
+export function openReader(
+  config: StoreConfig,
+  { log = silentLogger }: OpenStoreOptions = {},
+): Promise<StoreReader | undefined> {
+  const { mysql, redis, sqlitePath } = config;
+  let reader: StoreReader | undefined;
+  if (mysql && redis) {
+    reader = new CombinedReader(
+      new RedisReader(redis, { log }),
+      new MysqlReader(mysql),
     );
+  } else if (mysql) reader = new MysqlReader(mysql);
+  else if (redis) reader = new RedisReader(redis, { log });
+  else if (sqlitePath) reader = new SqliteReader(sqlitePath);
+  return Promise.resolve(reader);
+}
+
+/**
+ * The write side of the configured store (MySQL and Redis together when
+ * both are named), connected and with its tables created, or undefined
+ * with `--no-store`. Throws a `StoreError` when a store cannot be reached.
+ */
+export async function openWriter(
+  config: StoreConfig,
+  options: OpenStoreOptions = {},
+): Promise<StoreWriter | undefined> {
+  const writers: StoreWriter[] = [];
+  try {
+    for (const target of writerTargets(config, options)) {
+      writers.push(await target.open());
+    }
+  } catch (error) {
+    await Promise.all(writers.map((w) => w.close()));
+    throw error;
   }
-  if (config.sqlitePath) {
-    log.debug(`Opening SQLite file ${config.sqlitePath}`);
-    return Promise.resolve(SqliteWriter.open(config.sqlitePath));
-  }
-  return Promise.resolve(undefined);
+  if (writers.length <= 1) return writers[0];
+  return new FanoutWriter(writers);
 }

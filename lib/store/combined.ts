@@ -1,0 +1,98 @@
+/**
+ * Several stores used as one: the originals' pairing of Redis and MySQL.
+ *
+ * @module
+ */
+import type {
+  BlockRecord,
+  ClientRecord,
+  ReceivedDocument,
+  StoreReader,
+  StoreWriter,
+} from "./types.ts";
+
+/**
+ * Reads Redis and MySQL together, as the original stats API does: hashes,
+ * counts and clients from Redis, payloads from MySQL.
+ */
+export class CombinedReader implements StoreReader {
+  readonly #redis: StoreReader;
+  readonly #mysql: StoreReader;
+
+  /** Combines a Redis reader and a MySQL reader (closed with it). */
+  constructor(redis: StoreReader, mysql: StoreReader) {
+    this.#redis = redis;
+    this.#mysql = mysql;
+  }
+
+  /** From Redis. */
+  recentBlocks(
+    options: { limit: number; before?: { firstSeen: number; hash: string } },
+  ): Promise<BlockRecord[]> {
+    return this.#redis.recentBlocks(options);
+  }
+
+  /** The payload from MySQL, with what Redis knows of it. */
+  async document(hash: string): Promise<BlockRecord | undefined> {
+    const [stored, meta] = await Promise.all([
+      this.#mysql.document(hash),
+      this.#redis.document(hash),
+    ]);
+    if (!stored) return undefined;
+    return {
+      ...stored,
+      block: stored.block ?? meta?.block ?? null,
+      firstSeen: meta?.firstSeen ?? stored.firstSeen,
+      server: stored.server ?? meta?.server ?? null,
+    };
+  }
+
+  /** From Redis. */
+  clients(): Promise<ClientRecord[]> {
+    return this.#redis.clients();
+  }
+
+  /** From Redis. */
+  countBlocks(): Promise<number> {
+    return this.#redis.countBlocks();
+  }
+
+  /** Both must answer. */
+  async ping(): Promise<void> {
+    await Promise.all([this.#redis.ping(), this.#mysql.ping()]);
+  }
+
+  /** Closes both. */
+  async close(): Promise<void> {
+    await Promise.all([this.#redis.close(), this.#mysql.close()]);
+  }
+}
+
+/**
+ * Writes every batch to several stores at once (MySQL and Redis, as the
+ * originals do). The first-copy flags are the first store's (MySQL: it
+ * keeps the payloads). The server does not use this: it queues each store
+ * separately, so one store's outage does not hold back the other.
+ */
+export class FanoutWriter implements StoreWriter {
+  /** The stores' names joined, e.g. `mysql+redis`. */
+  readonly name: string;
+  readonly #writers: StoreWriter[];
+
+  /** Writes to `writers`, in parallel; closed with it. */
+  constructor(writers: StoreWriter[]) {
+    this.#writers = writers;
+    this.name = writers.map((w) => w.name).join("+");
+  }
+
+  /** Saves to every store; throws when any fails (all are idempotent). */
+  async save(docs: readonly ReceivedDocument[]): Promise<boolean[]> {
+    const results = await Promise.all(this.#writers.map((w) => w.save(docs)));
+    return results[0];
+  }
+
+  /** Closes every store. */
+  async close(): Promise<void> {
+    await Promise.all(this.#writers.map((w) => w.close()));
+  }
+}

@@ -1,0 +1,395 @@
+/**
+ * The MySQL store (npm:mysql2, pooled): the originals' `ethereum_data`
+ * table, plus our `eth_` tables for what they did not keep.
+ *
+ * @module
+ */
+import mysql from "mysql2/promise";
+import type { MysqlConfig } from "../config.ts";
+import { type Logger, silentLogger } from "../log.ts";
+import {
+  batchId,
+  blockRows,
+  clientRows,
+  hashOrder,
+  parseFlags,
+} from "./batch.ts";
+import { toBlockRecord, toClientRecord } from "./rows.ts";
+import { ETHEREUM_DATA_DDL, MYSQL_OWN_DDL } from "./schema.ts";
+import {
+  type BlockRecord,
+  type ClientRecord,
+  type ReceivedDocument,
+  StoreError,
+  type StoreReader,
+  type StoreWriter,
+} from "./types.ts";
+
+const CONNECT_TIMEOUT_MS = 5000;
+const QUERY_TIMEOUT_MS = 15_000;
+/** Batch markers older than this are pruned: no retry waits that long. */
+const BATCH_MARKER_TTL_MS = 24 * 3600_000;
+
+// Server error numbers after which the same batch can succeed later:
+// deadlock, lock wait timeout, too many connections, read-only (failover),
+// shutdown in progress, access denied, unknown database or table.
+const TRANSIENT_ERRNOS = new Set([
+  1213,
+  1205,
+  1040,
+  1203,
+  1226,
+  1290,
+  1836,
+  1053,
+  1045,
+  1044,
+  1049,
+  1146,
+]);
+
+type Row = Record<string, unknown>;
+interface Header {
+  affectedRows: number;
+}
+
+/** Says where a MySQL store is, without its password. */
+export function describeMysql(config: MysqlConfig): string {
+  return `MySQL ${config.user}@${config.host}:${config.port}/${config.database}`;
+}
+
+function createPool(config: MysqlConfig, connectionLimit: number) {
+  return mysql.createPool({
+    host: config.host,
+    port: config.port,
+    user: config.user,
+    password: config.password,
+    database: config.database,
+    connectionLimit,
+    // Our batches are one round trip; every value is still escaped by the
+    // client (`?` placeholders), so no caller text becomes SQL.
+    multipleStatements: true,
+    supportBigNumbers: true,
+    bigNumberStrings: true,
+    connectTimeout: CONNECT_TIMEOUT_MS,
+    enableKeepAlive: true,
+    // Affected rows must be 0 for a duplicate left as it is (see `save`).
+    flags: ["-FOUND_ROWS"],
+  });
+}
+
+/** Classifies a driver error: can the same operation succeed later? */
+function errorKind(error: unknown): "unavailable" | "rejected" {
+  const e = error as { errno?: number; fatal?: boolean; sqlState?: string };
+  if (e.fatal || e.sqlState === undefined || e.errno === undefined) {
+    return "unavailable";
+  }
+  return TRANSIENT_ERRNOS.has(e.errno) ? "unavailable" : "rejected";
+}
+
+function storeError(what: string, error: unknown): StoreError {
+  return new StoreError(`${what}: ${(error as Error).message}`, {
+    cause: error,
+    kind: errorKind(error),
+  });
+}
+
+/**
+ * Writes to MySQL. On open it creates `ethereum_data` with the Python
+ * original's DDL when missing (an existing one, Python's or Go's, is used as
+ * it is) and our `eth_` tables. A batch is one transaction in two round
+ * trips; one insert per document lets the unique key on `hash` decide,
+ * atomically, which server stores the first copy, and its affected-rows
+ * count tells us which ones we stored.
+ */
+export class MysqlWriter implements StoreWriter {
+  /** Store name for logs and metrics. */
+  readonly name = "mysql";
+  readonly #pool: mysql.Pool;
+  readonly #nonce = crypto.randomUUID();
+  readonly #describe: string;
+
+  private constructor(pool: mysql.Pool, describe: string) {
+    this.#pool = pool;
+    this.#describe = describe;
+  }
+
+  /**
+   * Connects and makes sure the tables exist. Throws a `StoreError` when
+   * MySQL cannot be reached or the tables cannot be created.
+   */
+  static async open(
+    config: MysqlConfig,
+    { log = silentLogger, connectionLimit = 4 }: {
+      log?: Logger;
+      connectionLimit?: number;
+    } = {},
+  ): Promise<MysqlWriter> {
+    const where = describeMysql(config);
+    const pool = createPool(config, connectionLimit);
+    try {
+      await ensureTables(pool, log);
+    } catch (error) {
+      await pool.end().catch(() => {});
+      throw storeError(`Cannot prepare ${where}`, error);
+    }
+    return new MysqlWriter(pool, where);
+  }
+
+  /** Saves a batch in one transaction; see {@linkcode StoreWriter.save}. */
+  async save(docs: readonly ReceivedDocument[]): Promise<boolean[]> {
+    if (docs.length === 0) return [];
+    const id = batchId(this.#nonce, docs);
+    let conn: mysql.PoolConnection;
+    try {
+      conn = await this.#pool.getConnection();
+    } catch (error) {
+      throw storeError(`Cannot reach ${this.#describe}`, error);
+    }
+    try {
+      const firsts = await this.#save(conn, id, docs);
+      conn.release();
+      return firsts;
+    } catch (error) {
+      // Never reuse a connection whose transaction state is unknown.
+      conn.destroy();
+      throw storeError(
+        `Cannot save ${docs.length} documents to ${this.#describe}`,
+        error,
+      );
+    }
+  }
+
+  async #save(
+    conn: mysql.PoolConnection,
+    id: string,
+    docs: readonly ReceivedDocument[],
+  ): Promise<boolean[]> {
+    const order = hashOrder(docs);
+    const [claimed] = await conn.query(
+      {
+        sql: [
+          // Strict, so a payload too long for the column is an error rather
+          // than stored truncated; the table itself is left as it is.
+          "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION'",
+          "START TRANSACTION",
+          "INSERT IGNORE INTO eth_batches (id, created_ms) VALUES (?, ?)",
+          // Not INSERT IGNORE, which would also turn data errors into
+          // truncation: the no-op update keeps only the unique key deciding.
+          ...order.map(() =>
+            "INSERT INTO ethereum_data (hash, payload) VALUES (?, ?) " +
+            "ON DUPLICATE KEY UPDATE id = id"
+          ),
+        ].join(";\n"),
+        timeout: QUERY_TIMEOUT_MS,
+      },
+      [
+        id,
+        Date.now(),
+        ...order.flatMap((i) => [docs[i].hash, docs[i].payload]),
+      ],
+    ) as unknown as [Header[]];
+    if (claimed[2].affectedRows === 0) {
+      // This batch was committed before, but the reply was lost.
+      await conn.query("ROLLBACK");
+      const [rows] = await conn.query(
+        "SELECT results FROM eth_batches WHERE id = ?",
+        [id],
+      ) as unknown as [Row[]];
+      return parseFlags(String(rows[0]?.results ?? ""), docs.length);
+    }
+    const firsts = new Array<boolean>(docs.length).fill(false);
+    order.forEach((i, k) => firsts[i] = claimed[k + 3].affectedRows === 1);
+    const blocks = blockRows(docs, firsts);
+    const clients = clientRows(docs);
+    await conn.query(
+      {
+        sql: [
+          `INSERT INTO eth_blocks
+             (hash, block_number, first_seen_ms, last_seen_ms, copies, server)
+           VALUES ${blocks.map(() => "(?, ?, ?, ?, ?, ?)").join(", ")}
+           ON DUPLICATE KEY UPDATE
+             block_number = COALESCE(block_number, VALUES(block_number)),
+             last_seen_ms = GREATEST(last_seen_ms, VALUES(last_seen_ms)),
+             copies = copies + VALUES(copies),
+             server = COALESCE(server, VALUES(server))`,
+          `INSERT INTO eth_clients (ip, documents, first_seen_ms, last_seen_ms)
+           VALUES ${clients.map(() => "(?, ?, ?, ?)").join(", ")}
+           ON DUPLICATE KEY UPDATE
+             documents = documents + VALUES(documents),
+             first_seen_ms = LEAST(first_seen_ms, VALUES(first_seen_ms)),
+             last_seen_ms = GREATEST(last_seen_ms, VALUES(last_seen_ms))`,
+          "UPDATE eth_batches SET results = ? WHERE id = ?",
+          "COMMIT",
+        ].join(";\n"),
+        timeout: QUERY_TIMEOUT_MS,
+      },
+      [
+        ...blocks.flatMap((r) => [
+          r.hash,
+          r.block?.toString() ?? null,
+          r.firstSeen,
+          r.lastSeen,
+          r.copies,
+          r.server,
+        ]),
+        ...clients.flatMap((r) => [r.ip, r.documents, r.firstSeen, r.lastSeen]),
+        firsts.map((f) => f ? "1" : "0").join(""),
+        id,
+      ],
+    );
+    return firsts;
+  }
+
+  /** Closes the pool. */
+  async close(): Promise<void> {
+    await this.#pool.end().catch(() => {});
+  }
+}
+
+async function ensureTables(pool: mysql.Pool, log: Logger): Promise<void> {
+  await pool.query(ETHEREUM_DATA_DDL);
+  for (const ddl of MYSQL_OWN_DDL) await pool.query(ddl);
+  const [columns] = await pool.query(
+    `SELECT COLUMN_NAME AS name FROM information_schema.COLUMNS
+     WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'ethereum_data'`,
+  ) as unknown as [Row[]];
+  const names = new Set(columns.map((c) => String(c.name).toLowerCase()));
+  for (const needed of ["hash", "payload"]) {
+    if (!names.has(needed)) {
+      throw new StoreError(
+        `Table ethereum_data has no column ${needed}; it is not the originals' table`,
+        { kind: "rejected" },
+      );
+    }
+  }
+  const [unique] = await pool.query(
+    `SELECT COUNT(*) AS n FROM information_schema.STATISTICS s
+     WHERE s.TABLE_SCHEMA = DATABASE() AND s.TABLE_NAME = 'ethereum_data'
+       AND s.NON_UNIQUE = 0 AND s.COLUMN_NAME = 'hash' AND s.SEQ_IN_INDEX = 1
+       AND NOT EXISTS (
+         SELECT 1 FROM information_schema.STATISTICS o
+         WHERE o.TABLE_SCHEMA = s.TABLE_SCHEMA AND o.TABLE_NAME = s.TABLE_NAME
+           AND o.INDEX_NAME = s.INDEX_NAME AND o.SEQ_IN_INDEX > 1)`,
+  ) as unknown as [Row[]];
+  if (Number(unique[0]?.n ?? 0) === 0) {
+    log.error(
+      "Table ethereum_data has no unique index on hash: duplicate copies " +
+        "cannot be refused atomically (the table is used as it is, not altered)",
+    );
+  }
+  await pool.query("DELETE FROM eth_batches WHERE created_ms < ?", [
+    Date.now() - BATCH_MARKER_TTL_MS,
+  ]);
+}
+
+/**
+ * Reads MySQL for the stats API. It does not create tables: until a server
+ * has, queries answer as an empty store. Documents only an original server
+ * stored have no `eth_blocks` row; they are listed after ours, with
+ * `firstSeen` 0.
+ */
+export class MysqlReader implements StoreReader {
+  readonly #pool: mysql.Pool;
+  readonly #describe: string;
+
+  /** A reader with its own small pool (connections are made on use). */
+  constructor(config: MysqlConfig) {
+    this.#pool = createPool(config, 2);
+    this.#describe = describeMysql(config);
+  }
+
+  async #rows(sql: string, params: unknown[] = []): Promise<Row[]> {
+    try {
+      const [rows] = await this.#pool.query(
+        { sql, timeout: QUERY_TIMEOUT_MS },
+        params,
+      );
+      return rows as Row[];
+    } catch (error) {
+      if ((error as { errno?: number }).errno === 1146) return [];
+      throw storeError(`Cannot read ${this.#describe}`, error);
+    }
+  }
+
+  /** See {@linkcode StoreReader.recentBlocks}. */
+  async recentBlocks(
+    { limit, before }: {
+      limit: number;
+      before?: { firstSeen: number; hash: string };
+    },
+  ): Promise<BlockRecord[]> {
+    const out: BlockRecord[] = [];
+    if (!before || before.firstSeen > 0) {
+      const rows = before
+        ? await this.#rows(
+          `${BLOCK_SELECT} WHERE first_seen_ms < ?
+             OR (first_seen_ms = ? AND hash < ?)
+           ORDER BY first_seen_ms DESC, hash DESC LIMIT ?`,
+          [before.firstSeen, before.firstSeen, before.hash, limit],
+        )
+        : await this.#rows(
+          `${BLOCK_SELECT} ORDER BY first_seen_ms DESC, hash DESC LIMIT ?`,
+          [limit],
+        );
+      out.push(...rows.map(toBlockRecord));
+    }
+    if (out.length < limit) {
+      const after = before?.firstSeen === 0 ? before.hash : undefined;
+      const rows = await this.#rows(
+        `SELECT d.hash AS hash FROM ethereum_data d
+         LEFT JOIN eth_blocks b ON b.hash = d.hash
+         WHERE b.hash IS NULL AND d.hash IS NOT NULL
+         ${after === undefined ? "" : "AND d.hash < ?"}
+         ORDER BY d.hash DESC LIMIT ?`,
+        after === undefined
+          ? [limit - out.length]
+          : [after, limit - out.length],
+      );
+      out.push(...rows.map(toBlockRecord));
+    }
+    return out;
+  }
+
+  /** See {@linkcode StoreReader.document}. */
+  async document(hash: string): Promise<BlockRecord | undefined> {
+    const [row] = await this.#rows(
+      `SELECT d.hash AS hash, d.payload AS payload,
+         b.block_number AS block_number, b.first_seen_ms AS first_seen_ms,
+         b.last_seen_ms AS last_seen_ms, b.copies AS copies, b.server AS server
+       FROM ethereum_data d LEFT JOIN eth_blocks b ON b.hash = d.hash
+       WHERE d.hash = ? LIMIT 1`,
+      [hash],
+    );
+    return row ? toBlockRecord(row) : undefined;
+  }
+
+  /** See {@linkcode StoreReader.clients}. */
+  async clients(): Promise<ClientRecord[]> {
+    const rows = await this.#rows(
+      `SELECT ip, documents, first_seen_ms, last_seen_ms FROM eth_clients
+       ORDER BY documents DESC, ip ASC`,
+    );
+    return rows.map(toClientRecord);
+  }
+
+  /** See {@linkcode StoreReader.countBlocks}. */
+  async countBlocks(): Promise<number> {
+    const [row] = await this.#rows("SELECT COUNT(*) AS n FROM ethereum_data");
+    return row ? Number(row.n) : 0;
+  }
+
+  /** Throws unless MySQL answers. */
+  async ping(): Promise<void> {
+    await this.#rows("SELECT 1");
+  }
+
+  /** Closes the pool. */
+  async close(): Promise<void> {
+    await this.#pool.end().catch(() => {});
+  }
+}
+
+const BLOCK_SELECT =
+  `SELECT hash, block_number, first_seen_ms, last_seen_ms, copies, server
+   FROM eth_blocks`;

@@ -1,0 +1,333 @@
+/**
+ * The Redis store (npm:ioredis): the originals' `eth:hashes` and
+ * `eth:ip_addresses` (SPEC 1.5), plus keys of our own for what they did not
+ * keep. Redis keeps no payloads.
+ *
+ * | key | type | member / field | value |
+ * |---|---|---|---|
+ * | `eth:hashes` | sorted set | document hash | first receipt, Unix s (ZADD NX) |
+ * | `eth:ip_addresses` | hash | client IP | documents received (HINCRBY 1) |
+ * | `eth:blocks` | hash | document hash | block number |
+ * | `eth:servers` | hash | document hash | server that stored the first copy |
+ * | `eth:clients:first_seen` | hash | client IP | first receipt, ms |
+ * | `eth:clients:last_seen` | hash | client IP | latest receipt, ms |
+ * | `eth:batch:<id>` | string | | a saved batch's results, for 1 day |
+ *
+ * @module
+ */
+import { Redis } from "ioredis";
+import type { RedisConfig } from "../config.ts";
+import { type Logger, silentLogger } from "../log.ts";
+import { batchId, parseFlags } from "./batch.ts";
+import {
+  type BlockRecord,
+  type ClientRecord,
+  type ReceivedDocument,
+  StoreError,
+  type StoreReader,
+  type StoreWriter,
+} from "./types.ts";
+
+const CONNECT_TIMEOUT_MS = 5000;
+const COMMAND_TIMEOUT_MS = 10_000;
+const BATCH_MARKER_TTL_S = 24 * 3600;
+
+/** The key names, with the configured prefix. */
+export function redisKeys(prefix = "") {
+  return {
+    hashes: `${prefix}eth:hashes`,
+    ips: `${prefix}eth:ip_addresses`,
+    blocks: `${prefix}eth:blocks`,
+    servers: `${prefix}eth:servers`,
+    clientsFirstSeen: `${prefix}eth:clients:first_seen`,
+    clientsLastSeen: `${prefix}eth:clients:last_seen`,
+    batch: (id: string) => `${prefix}eth:batch:${id}`,
+  };
+}
+
+/** Says where a Redis store is. */
+export function describeRedis(config: RedisConfig): string {
+  return `Redis ${config.host}:${config.port}/${config.db}${
+    config.keyPrefix ? ` (keys ${config.keyPrefix}eth:*)` : ""
+  }`;
+}
+
+/**
+ * Saves one batch atomically. ZADD NX decides the first copy; a retried
+ * batch whose reply was lost finds its marker and returns the same results
+ * without counting its documents twice.
+ * KEYS: hashes, ips, blocks, servers, first_seen, last_seen, batch marker.
+ * ARGV: marker TTL, then per document: hash, score, ip, block, ms, server.
+ */
+const SAVE_SCRIPT = `
+local done = redis.call('GET', KEYS[7])
+if done then return done end
+local out = {}
+for i = 2, #ARGV, 6 do
+  local hash, score, ip, block, ms, server =
+    ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
+  local added = redis.call('ZADD', KEYS[1], 'NX', score, hash)
+  if added == 1 then redis.call('HSET', KEYS[4], hash, server) end
+  if block ~= '' then redis.call('HSETNX', KEYS[3], hash, block) end
+  redis.call('HINCRBY', KEYS[2], ip, 1)
+  redis.call('HSETNX', KEYS[5], ip, ms)
+  local last = tonumber(redis.call('HGET', KEYS[6], ip) or '0')
+  if tonumber(ms) > last then redis.call('HSET', KEYS[6], ip, ms) end
+  out[#out + 1] = added
+end
+local results = table.concat(out)
+redis.call('SET', KEYS[7], results, 'EX', ARGV[1])
+return results
+`;
+
+function createClient(config: RedisConfig, log: Logger): Redis {
+  const client = new Redis({
+    host: config.host,
+    port: config.port,
+    db: config.db,
+    lazyConnect: true,
+    connectTimeout: CONNECT_TIMEOUT_MS,
+    commandTimeout: COMMAND_TIMEOUT_MS,
+    // Fail at once while disconnected: the caller's queue holds documents,
+    // and a command in flight when the link drops is not silently resent.
+    enableOfflineQueue: false,
+    autoResendUnfulfilledCommands: false,
+    maxRetriesPerRequest: 0,
+    retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 5), 2000),
+  });
+  // Without a listener ioredis prints every connection error to the console.
+  client.on("error", (error: Error) => {
+    log.debug(`${describeRedis(config)}: ${error.message}`);
+  });
+  return client;
+}
+
+function storeError(what: string, error: unknown): StoreError {
+  // Only a script error means Redis answered and refused this data.
+  const rejected = (error as Error).name === "ReplyError" &&
+    !/^(LOADING|BUSY|READONLY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|NOAUTH|OOM)/
+      .test((error as Error).message);
+  return new StoreError(`${what}: ${(error as Error).message}`, {
+    cause: error,
+    kind: rejected ? "rejected" : "unavailable",
+  });
+}
+
+async function connect(client: Redis, where: string): Promise<void> {
+  try {
+    await client.connect();
+  } catch (error) {
+    client.disconnect();
+    throw storeError(`Cannot reach ${where}`, error);
+  }
+}
+
+/**
+ * Writes to Redis: per batch one script call, atomic, so a batch is either
+ * counted whole or not at all.
+ */
+export class RedisWriter implements StoreWriter {
+  /** Store name for logs and metrics. */
+  readonly name = "redis";
+  readonly #client: Redis;
+  readonly #keys;
+  readonly #describe: string;
+  readonly #nonce = crypto.randomUUID();
+
+  private constructor(client: Redis, config: RedisConfig) {
+    this.#client = client;
+    this.#keys = redisKeys(config.keyPrefix);
+    this.#describe = describeRedis(config);
+  }
+
+  /** Connects; throws a `StoreError` when Redis cannot be reached. */
+  static async open(
+    config: RedisConfig,
+    { log = silentLogger }: { log?: Logger } = {},
+  ): Promise<RedisWriter> {
+    const client = createClient(config, log);
+    await connect(client, describeRedis(config));
+    return new RedisWriter(client, config);
+  }
+
+  /** Saves a batch atomically; see {@linkcode StoreWriter.save}. */
+  async save(docs: readonly ReceivedDocument[]): Promise<boolean[]> {
+    if (docs.length === 0) return [];
+    const k = this.#keys;
+    const args: (string | number)[] = [BATCH_MARKER_TTL_S];
+    for (const d of docs) {
+      args.push(
+        d.hash,
+        // SPEC 1.5: the score is Unix time in (fractional) seconds.
+        String(d.receivedAt / 1000),
+        d.ip,
+        d.block?.toString() ?? "",
+        String(d.receivedAt),
+        d.server,
+      );
+    }
+    let results: unknown;
+    try {
+      results = await this.#client.eval(
+        SAVE_SCRIPT,
+        7,
+        k.hashes,
+        k.ips,
+        k.blocks,
+        k.servers,
+        k.clientsFirstSeen,
+        k.clientsLastSeen,
+        k.batch(batchId(this.#nonce, docs)),
+        ...args,
+      );
+    } catch (error) {
+      throw storeError(
+        `Cannot save ${docs.length} documents to ${this.#describe}`,
+        error,
+      );
+    }
+    return parseFlags(String(results), docs.length);
+  }
+
+  /** Disconnects. */
+  async close(): Promise<void> {
+    await this.#client.quit().catch(() => this.#client.disconnect());
+  }
+}
+
+/**
+ * Reads Redis for the stats API: documents from `eth:hashes` (no payloads:
+ * `CombinedReader` adds them from MySQL), clients from
+ * `eth:ip_addresses` and our `eth:clients:*` keys.
+ */
+export class RedisReader implements StoreReader {
+  readonly #client: Redis;
+  readonly #keys;
+  readonly #describe: string;
+
+  /** A reader; it connects on first use and reconnects by itself. */
+  constructor(config: RedisConfig, { log = silentLogger } = {}) {
+    this.#client = createClient(config, log);
+    this.#keys = redisKeys(config.keyPrefix);
+    this.#describe = describeRedis(config);
+  }
+
+  async #do<T>(fn: (client: Redis) => Promise<T>): Promise<T> {
+    try {
+      if (this.#client.status === "wait" || this.#client.status === "end") {
+        await this.#client.connect();
+      }
+      return await fn(this.#client);
+    } catch (error) {
+      throw storeError(`Cannot read ${this.#describe}`, error);
+    }
+  }
+
+  /** See {@linkcode StoreReader.recentBlocks}. */
+  recentBlocks(
+    { limit, before }: {
+      limit: number;
+      before?: { firstSeen: number; hash: string };
+    },
+  ): Promise<BlockRecord[]> {
+    return this.#do(async (client) => {
+      const found: [string, number][] = [];
+      // The cursor's ms went through a float conversion: fetch from a little
+      // above it and let the exact comparison below decide.
+      const max = before ? String(before.firstSeen / 1000 + 0.001) : "+inf";
+      let offset = 0;
+      while (found.length < limit) {
+        const page = await client.zrevrangebyscore(
+          this.#keys.hashes,
+          max,
+          "-inf",
+          "WITHSCORES",
+          "LIMIT",
+          offset,
+          limit + 16,
+        );
+        for (let i = 0; i < page.length && found.length < limit; i += 2) {
+          const hash = page[i];
+          const firstSeen = Number(page[i + 1]) * 1000;
+          if (
+            before && !(firstSeen < before.firstSeen ||
+              (firstSeen === before.firstSeen && hash < before.hash))
+          ) continue;
+          found.push([hash, firstSeen]);
+        }
+        offset += page.length / 2;
+        if (page.length / 2 < limit + 16) break;
+      }
+      return await this.#records(client, found);
+    });
+  }
+
+  async #records(
+    client: Redis,
+    found: [string, number][],
+  ): Promise<BlockRecord[]> {
+    if (found.length === 0) return [];
+    const hashes = found.map(([h]) => h);
+    const [blocks, servers] = await Promise.all([
+      client.hmget(this.#keys.blocks, ...hashes),
+      client.hmget(this.#keys.servers, ...hashes),
+    ]);
+    return found.map(([hash, firstSeen], i) => ({
+      hash,
+      block: blocks[i] == null ? null : BigInt(blocks[i]!),
+      firstSeen,
+      server: servers[i] ?? null,
+    }));
+  }
+
+  /** The document's record without payload, or undefined. */
+  document(hash: string): Promise<BlockRecord | undefined> {
+    return this.#do(async (client) => {
+      const score = await client.zscore(this.#keys.hashes, hash);
+      if (score === null) return undefined;
+      const [record] = await this.#records(client, [[
+        hash,
+        Number(score) * 1000,
+      ]]);
+      return record;
+    });
+  }
+
+  /** See {@linkcode StoreReader.clients}. */
+  clients(): Promise<ClientRecord[]> {
+    return this.#do(async (client) => {
+      const [counts, first, last] = await Promise.all([
+        client.hgetall(this.#keys.ips),
+        client.hgetall(this.#keys.clientsFirstSeen),
+        client.hgetall(this.#keys.clientsLastSeen),
+      ]);
+      return Object.entries(counts).map(([ip, count]) => ({
+        ip,
+        count: Number(count),
+        firstSeen: first[ip] === undefined ? null : Number(first[ip]),
+        lastSeen: last[ip] === undefined ? null : Number(last[ip]),
+      })).sort((a, b) =>
+        b.count - a.count || (a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : 0)
+      );
+    });
+  }
+
+  /** See {@linkcode StoreReader.countBlocks}. */
+  countBlocks(): Promise<number> {
+    return this.#do((client) => client.zcard(this.#keys.hashes));
+  }
+
+  /** Throws unless Redis answers. */
+  async ping(): Promise<void> {
+    await this.#do((client) => client.ping());
+  }
+
+  /** Disconnects. */
+  async close(): Promise<void> {
+    if (this.#client.status === "wait") {
+      this.#client.disconnect();
+      return;
+    }
+    await this.#client.quit().catch(() => this.#client.disconnect());
+  }
+}
