@@ -7,6 +7,7 @@
 import { ConfigError } from "./cli.ts";
 import type { ClientConfig } from "./config.ts";
 import { BlockFollower } from "./follower.ts";
+import { HeadGuard } from "./head_guard.ts";
 import type { MainContext } from "./main.ts";
 import { pollHeads } from "./poller.ts";
 import { redactUrl, RpcClient } from "./rpc.ts";
@@ -77,6 +78,7 @@ export async function runClient(
     signal,
     log,
   });
+  const guard = new HeadGuard({ log });
   const follower = new BlockFollower({
     log,
     send: async (block) => {
@@ -91,7 +93,13 @@ export async function runClient(
   );
   await pollHeads({
     fetchHead: (s) => rpc.blockNumber(s),
-    onHead: (head) => follower.advance(head),
+    onHead: (head) => {
+      const believed = guard.check(head);
+      // false: poll again soon, so a held head is confirmed or dropped.
+      return believed === undefined
+        ? Promise.resolve(false)
+        : follower.advance(believed);
+    },
     intervalMs: config.intervalMs,
     signal,
     log,

@@ -133,7 +133,7 @@ export class RpcClient {
   /** Returns the number of the most recent block (`eth_blockNumber`). */
   blockNumber(signal?: AbortSignal): Promise<bigint> {
     // A malformed answer counts as that endpoint failing, so it fails over.
-    return this.#call("eth_blockNumber", [], parseQuantity, signal);
+    return this.#call("eth_blockNumber", [], parseBlockNumber, signal);
   }
 
   async #call<T>(
@@ -276,6 +276,27 @@ export function parseQuantity(value: unknown, endpoint = ""): bigint {
     );
   }
   return BigInt(value);
+}
+
+/** Block numbers are 64-bit unsigned, as in the originals' Go client. */
+const MAX_BLOCK_NUMBER = 2n ** 64n - 1n;
+
+/**
+ * Parses an `eth_blockNumber` result: a hex quantity within the 64-bit block
+ * range. Anything else is an `RpcError` of kind `result`.
+ */
+export function parseBlockNumber(value: unknown, endpoint = ""): bigint {
+  const block = parseQuantity(value, endpoint);
+  if (block > MAX_BLOCK_NUMBER) {
+    throw new RpcError(
+      "result",
+      endpoint,
+      `eth_blockNumber to ${redactUrl(endpoint)} returned ${
+        String(value).slice(0, 60)
+      }, beyond the 64-bit block range`,
+    );
+  }
+  return block;
 }
 
 /**
