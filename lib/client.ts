@@ -11,7 +11,12 @@ import { HeadGuard } from "./head_guard.ts";
 import type { MainContext } from "./main.ts";
 import { pollHeads } from "./poller.ts";
 import { redactUrl, RpcClient } from "./rpc.ts";
-import { formatServer, sendDocument, type ServerAddress } from "./sender.ts";
+import {
+  formatServer,
+  sendDocument,
+  type SendTlsOptions,
+  type ServerAddress,
+} from "./sender.ts";
 import { BlockTemplate } from "./template.ts";
 import type { Logger } from "./log.ts";
 
@@ -20,6 +25,8 @@ export interface RotatingSenderOptions {
   timeoutMs: number;
   signal?: AbortSignal;
   log?: Logger;
+  /** Speak TLS to every server. */
+  tls?: SendTlsOptions;
 }
 
 /**
@@ -77,6 +84,7 @@ export async function runClient(
     timeoutMs: config.timeoutMs,
     signal,
     log,
+    tls: await loadClientTls(config.tls),
   });
   const guard = new HeadGuard({ log });
   const follower = new BlockFollower({
@@ -104,4 +112,19 @@ export async function runClient(
     signal,
     log,
   });
+}
+
+/** Reads the CA file of `--tls-ca`, if any; unreadable is a ConfigError. */
+async function loadClientTls(
+  tls: ClientConfig["tls"],
+): Promise<SendTlsOptions | undefined> {
+  if (tls === undefined) return undefined;
+  if (tls.caFile === undefined) return {};
+  try {
+    return { caCerts: [await Deno.readTextFile(tls.caFile)] };
+  } catch (error) {
+    throw new ConfigError(
+      `Cannot read --tls-ca ${tls.caFile}: ${(error as Error).message}`,
+    );
+  }
 }

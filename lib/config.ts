@@ -14,6 +14,7 @@ import {
   parseOptions,
   portOption,
 } from "./cli.ts";
+import { parseCidr } from "./cidr.ts";
 
 export { ConfigError };
 
@@ -78,6 +79,8 @@ export interface ClientConfig extends CommonConfig {
   rpcTimeoutMs: number;
   /** Template file, or undefined for the built-in one. */
   template?: string;
+  /** Speak TLS to the servers; `caFile` adds a private CA to trust. */
+  tls?: { caFile?: string };
 }
 
 /** Configuration of `server.ts`. */
@@ -96,6 +99,10 @@ export interface ServerConfig extends CommonConfig {
   maxFrameBytes: number;
   idleTimeoutMs: number;
   maxConnections: number;
+  /** Serve TLS with this PEM certificate chain and key. */
+  tls?: { certFile: string; keyFile: string };
+  /** Networks (CIDR) peers may connect from; empty allows any. */
+  allowFrom: string[];
 }
 
 /** Configuration of `stats.ts`. */
@@ -339,6 +346,21 @@ export const CLIENT_OPTIONS: OptionSpec[] = [
     env: ["ETH_CLIENT_TEMPLATE"],
     help: "Eta template of the document (default: templates/block.eta)",
   },
+  {
+    name: "tls",
+    type: "boolean",
+    default: false,
+    env: ["ETH_CLIENT_TLS"],
+    help: "connect to the servers over TLS, verifying their certificate",
+  },
+  {
+    name: "tls-ca",
+    type: "string",
+    value: "FILE",
+    env: ["ETH_CLIENT_TLS_CA"],
+    help: "PEM CA certificate trusted for the servers (implies --tls; " +
+      "default: public roots only)",
+  },
   ...COMMON_OPTIONS,
 ];
 
@@ -422,6 +444,28 @@ export const SERVER_OPTIONS: OptionSpec[] = [
     default: "10000",
     env: ["ETH_SERVER_MAX_CONNECTIONS"],
     help: "connections beyond this many are closed at once",
+  },
+  {
+    name: "tls-cert",
+    type: "string",
+    value: "FILE",
+    env: ["ETH_SERVER_TLS_CERT"],
+    help: "PEM certificate chain: serve TLS, not plain TCP (needs --tls-key)",
+  },
+  {
+    name: "tls-key",
+    type: "string",
+    value: "FILE",
+    env: ["ETH_SERVER_TLS_KEY"],
+    help: "PEM private key of --tls-cert",
+  },
+  {
+    name: "allow-from",
+    type: "string",
+    multiple: true,
+    value: "CIDR",
+    env: ["ETH_SERVER_ALLOW_FROM"],
+    help: "accept clients only from these networks (default: any)",
   },
   ...COMMON_OPTIONS,
 ];
@@ -515,7 +559,36 @@ export function parseClientConfig(args: string[], env: Env): ClientConfig {
     rpcTimeoutMs: numberOption(v, "rpc-timeout", { min: 0.01, max: 600 }) *
       1000,
     template: v.template as string | undefined,
+    tls: clientTls(v),
   };
+}
+
+function clientTls(v: OptionValues): ClientConfig["tls"] {
+  const ca = v["tls-ca"];
+  const caFile = typeof ca === "string" && ca !== "" ? ca : undefined;
+  return v.tls === true || caFile ? { caFile } : undefined;
+}
+
+function serverTls(v: OptionValues): ServerConfig["tls"] {
+  const cert = typeof v["tls-cert"] === "string" ? v["tls-cert"] : "";
+  const key = typeof v["tls-key"] === "string" ? v["tls-key"] : "";
+  if (cert === "" && key === "") return undefined;
+  if (cert === "" || key === "") {
+    throw new ConfigError("--tls-cert and --tls-key must be given together");
+  }
+  return { certFile: cert, keyFile: key };
+}
+
+function allowFrom(v: OptionValues): string[] {
+  const list = (v["allow-from"] as string[] | undefined) ?? [];
+  for (const entry of list) {
+    try {
+      parseCidr(entry);
+    } catch (error) {
+      throw new ConfigError(`--allow-from ${(error as Error).message}`);
+    }
+  }
+  return list;
 }
 
 /** Parses the server's flags and environment. */
@@ -539,6 +612,7 @@ export function parseServerConfig(args: string[], env: Env): ServerConfig {
       maxFrameBytes: 0,
       idleTimeoutMs: 0,
       maxConnections: 0,
+      allowFrom: [],
     };
   }
   return {
@@ -570,6 +644,8 @@ export function parseServerConfig(args: string[], env: Env): ServerConfig {
       max: 1_000_000,
       integer: true,
     }),
+    tls: serverTls(v),
+    allowFrom: allowFrom(v),
   };
 }
 

@@ -5,9 +5,10 @@
  * @module
  */
 import { createHash } from "node:crypto";
+import type { AllowList } from "./cidr.ts";
 import { NetstringError, NetstringParser } from "./netstring.ts";
 import { type Logger, silentLogger } from "./log.ts";
-import { formatDataLine, normalizeIp } from "./output.ts";
+import { formatDataLine, formatPeer, normalizeIp } from "./output.ts";
 import type { BlockTemplate } from "./template.ts";
 import type { ReceivedDocument } from "./store/types.ts";
 
@@ -16,7 +17,8 @@ export type RejectReason =
   | NetstringError["reason"]
   | "bad_utf8"
   | "not_a_document"
-  | "idle_timeout";
+  | "idle_timeout"
+  | "not_allowed";
 
 /** Counters an ingest server keeps, for metrics. */
 export interface IngestStats {
@@ -42,6 +44,8 @@ export interface IngestOptions {
   idleTimeoutMs?: number;
   /** Connections beyond this many are closed at once. Default 10000. */
   maxConnections?: number;
+  /** Peers outside these networks are closed before anything is read. */
+  allowFrom?: AllowList;
   /** Receives each DATA line. */
   print: (line: string) => void;
   /** Receives each accepted document, e.g. to queue it for storage. */
@@ -122,6 +126,7 @@ export class IngestServer {
         continue;
       }
       this.stats.connections++;
+      if (!this.#allowed(conn)) continue;
       if (this.#conns.size >= max) {
         this.stats.refused++;
         const line =
@@ -157,6 +162,22 @@ export class IngestServer {
     }, graceMs);
     await this.#idle.promise;
     clearTimeout(timer);
+  }
+
+  #allowed(conn: Deno.Conn): boolean {
+    const allowFrom = this.#options.allowFrom;
+    if (allowFrom === undefined) return true;
+    const { hostname, port } = conn.remoteAddr as Deno.NetAddr;
+    if (allowFrom.allows(hostname)) return true;
+    closeQuietly(conn);
+    this.stats.rejected.not_allowed = (this.stats.rejected.not_allowed ?? 0) +
+      1;
+    this.#log.warn(
+      `Refused a connection from ${
+        formatPeer(normalizeIp(hostname), port)
+      }: not in --allow-from`,
+    );
+    return false;
   }
 
   async #handle(conn: Deno.Conn): Promise<void> {

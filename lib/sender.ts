@@ -39,12 +39,21 @@ export interface SendOptions {
   timeoutMs?: number;
   /** Aborts the send. */
   signal?: AbortSignal;
+  /** Speak TLS to the server, verifying its certificate. */
+  tls?: SendTlsOptions;
+}
+
+/** TLS settings for {@linkcode sendDocument}. */
+export interface SendTlsOptions {
+  /** PEM CA certificates trusted besides the built-in roots. */
+  caCerts?: string[];
 }
 
 /**
- * Sends `payload` as one netstring on a new connection, then half-closes and
- * waits (within the timeout) for the server to close its side. A refused or
- * reset connection, or a write that does not finish in time, is a
+ * Sends `payload` as one netstring on a new connection (over TLS when `tls`
+ * is given), then half-closes and waits (within the timeout) for the server
+ * to close its side. A refused or reset connection, a failed TLS handshake,
+ * or a write that does not finish in time, is a
  * {@linkcode SendError}; a server that reads and keeps silent, as the
  * originals do, is a success.
  *
@@ -64,13 +73,30 @@ export async function sendDocument(
   const signal = options.signal
     ? AbortSignal.any([options.signal, timeout])
     : timeout;
-  let conn: Deno.TcpConn;
+  let conn: Deno.Conn;
   try {
     conn = await Deno.connect({
       hostname: server.host,
       port: server.port,
       signal,
     });
+    // The handshake runs on the first write, inside the same time budget.
+    if (options.tls) {
+      const tcp = conn as Deno.TcpConn;
+      try {
+        conn = await Deno.startTls(tcp, {
+          hostname: server.host,
+          caCerts: options.tls.caCerts,
+        });
+      } catch (error) {
+        try {
+          tcp.close();
+        } catch {
+          // Already taken over by the TLS layer.
+        }
+        throw error;
+      }
+    }
   } catch (cause) {
     throw new SendError(
       server,

@@ -4,7 +4,8 @@
  *
  * @module
  */
-import type { ServerConfig } from "./config.ts";
+import { AllowList } from "./cidr.ts";
+import { ConfigError, type ServerConfig } from "./config.ts";
 import { IngestServer } from "./ingest.ts";
 import type { MainContext } from "./main.ts";
 import { LineWriter } from "./output.ts";
@@ -23,13 +24,16 @@ export async function runServer(
       "Storage is not available in this build yet: documents are printed only",
     );
   }
-  const listener = Deno.listen({ hostname: config.host, port: config.port });
+  const listener = await openListener(config);
   const out = new LineWriter();
   const server = new IngestServer(listener, {
     template,
     maxFrameBytes: config.maxFrameBytes,
     idleTimeoutMs: config.idleTimeoutMs,
     maxConnections: config.maxConnections,
+    allowFrom: config.allowFrom.length > 0
+      ? AllowList.parse(config.allowFrom)
+      : undefined,
     print: (line) => out.writeLine(line),
     log,
   });
@@ -39,4 +43,34 @@ export async function runServer(
   await server.shutdown();
   await out.flush();
   log.info("Stopped");
+}
+
+/**
+ * Opens the server's listener: TLS when `--tls-cert`/`--tls-key` are set,
+ * plain TCP otherwise. Unreadable key material is a configuration error.
+ */
+export async function openListener(
+  config: Pick<ServerConfig, "host" | "port" | "tls">,
+): Promise<Deno.Listener> {
+  const { host: hostname, port, tls } = config;
+  if (tls === undefined) return Deno.listen({ hostname, port });
+  const read = async (flag: string, path: string) => {
+    try {
+      return await Deno.readTextFile(path);
+    } catch (error) {
+      throw new ConfigError(
+        `Cannot read ${flag} ${path}: ${(error as Error).message}`,
+      );
+    }
+  };
+  const cert = await read("--tls-cert", tls.certFile);
+  const key = await read("--tls-key", tls.keyFile);
+  try {
+    return Deno.listenTls({ hostname, port, cert, key });
+  } catch (error) {
+    if (!(error instanceof Deno.errors.InvalidData)) throw error;
+    throw new ConfigError(
+      `Cannot use --tls-cert/--tls-key: ${(error as Error).message}`,
+    );
+  }
 }
