@@ -9,6 +9,7 @@ import { ConfigError, type ServerConfig } from "./config.ts";
 import { IngestServer } from "./ingest.ts";
 import type { MainContext } from "./main.ts";
 import { LineWriter } from "./output.ts";
+import { Storage } from "./store/storage.ts";
 import { BlockTemplate } from "./template.ts";
 
 /** Runs the server until `signal` aborts, then drains and returns. */
@@ -18,13 +19,13 @@ export async function runServer(
   const template = config.acceptAnyPayload
     ? undefined
     : await BlockTemplate.load(config.template);
-  const { store } = config;
-  if (store.mysql || store.redis || store.sqlitePath) {
-    log.warn(
-      "Storage is not available in this build yet: documents are printed only",
-    );
-  }
   const listener = await openListener(config);
+  const port = (listener.addr as Deno.NetAddr).port;
+  // Stores open in the background, retrying: documents are queued meanwhile.
+  const storage = Storage.open(config.store, {
+    capacity: config.storeQueueSize,
+    log,
+  });
   const out = new LineWriter();
   const server = new IngestServer(listener, {
     template,
@@ -35,6 +36,8 @@ export async function runServer(
       ? AllowList.parse(config.allowFrom)
       : undefined,
     print: (line) => out.writeLine(line),
+    onDocument: storage && ((doc) => storage.push(doc)),
+    serverId: config.serverId ?? `${Deno.hostname()}:${port}`,
     log,
   });
   log.info(`Listening on ${config.host}:${server.addr.port}`);
@@ -42,6 +45,7 @@ export async function runServer(
   await server.serve();
   await server.shutdown();
   await out.flush();
+  await storage?.close(config.storeFlushTimeoutMs);
   log.info("Stopped");
 }
 

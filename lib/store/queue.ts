@@ -1,0 +1,439 @@
+/**
+ * The write path of one store: a bounded, ordered queue between the ingest
+ * loop (which must never wait for a store) and the store (which may be slow
+ * or gone for a while).
+ *
+ * @module
+ */
+import { type Logger, silentLogger } from "../log.ts";
+import { StoreError, type StoreWriter } from "./types.ts";
+import type { ReceivedDocument } from "./types.ts";
+
+/** Live counters of one store queue, plain numbers for a metrics endpoint. */
+export interface StoreQueueStats {
+  /** First copies this server stored. */
+  stored: number;
+  /** Documents the store already had (from any server). */
+  duplicate: number;
+  /** Documents waiting now (including the batch being written). */
+  queued: number;
+  /** Oldest documents dropped because the queue was full. */
+  dropped: number;
+  /** Documents the store refused for their content, after retries. */
+  rejected: number;
+  /** Failed attempts to open or write the store. */
+  errors: number;
+  /** Batches written. */
+  batches: number;
+  /** 1 while the store answers, 0 while it does not (or is not open yet). */
+  up: number;
+  /** Latency of successful batch writes, in ms. */
+  latencyMs: { last: number; max: number; sum: number; count: number };
+}
+
+/** Options for {@linkcode StoreQueue}. */
+export interface StoreQueueOptions {
+  /** `mysql`, `redis` or `sqlite`, for logs. */
+  name: string;
+  /** Where the store is, for logs. */
+  describe?: string;
+  /** Opens the store; retried with backoff until it succeeds. */
+  open: () => Promise<StoreWriter>;
+  /** Documents held at most; when full the oldest is dropped. Default 100000. */
+  capacity?: number;
+  /** Documents per write at most. Default 500. */
+  maxBatch?: number;
+  /** Payload bytes per write at most (one document always fits). Default 1 MiB. */
+  maxBatchBytes?: number;
+  /** First retry delay in ms, doubled per failure. Default 100. */
+  minBackoffMs?: number;
+  /** Longest retry delay in ms. Default 5000. */
+  maxBackoffMs?: number;
+  /** Attempts for a single document the store refuses. Default 3. */
+  rejectAttempts?: number;
+  /** Where to log. */
+  log?: Logger;
+  /** Receives each successful batch's latency in ms, e.g. for a histogram. */
+  onLatency?: (ms: number) => void;
+  /** Clock in ms. Defaults to `performance.now`. */
+  now?: () => number;
+}
+
+/** What {@linkcode StoreQueue.close} could not store. */
+export interface CloseReport {
+  /** Documents still unsaved at the deadline, oldest first. */
+  unsaved: ReceivedDocument[];
+}
+
+const REPEAT_WARNING_MS = 30_000;
+
+/**
+ * Holds documents for one store and writes them in order, in batches: while
+ * one batch is being written the next ones accumulate, so a fast stream of
+ * documents becomes few large writes instead of one round trip each. While
+ * the store is unreachable (at start or later) documents are held and the
+ * write is retried with exponential backoff; they are flushed in order when
+ * it is back. A full queue drops its oldest document (counted and logged).
+ * A batch the store refuses for its content is split until the document
+ * at fault is found, which is logged and skipped after a few attempts.
+ *
+ * @example
+ * ```ts ignore
+ * import { StoreQueue } from "./queue.ts";
+ * const queue = new StoreQueue({ name: "sqlite", open: async () => writer });
+ * queue.push(doc);
+ * await queue.close(10_000);
+ * ```
+ */
+export class StoreQueue {
+  /** Live counters. */
+  readonly stats: StoreQueueStats = {
+    stored: 0,
+    duplicate: 0,
+    queued: 0,
+    dropped: 0,
+    rejected: 0,
+    errors: 0,
+    batches: 0,
+    up: 0,
+    latencyMs: { last: 0, max: 0, sum: 0, count: 0 },
+  };
+  readonly #o: Required<Omit<StoreQueueOptions, "onLatency">> & {
+    onLatency?: (ms: number) => void;
+  };
+  readonly #log: Logger;
+  readonly #items = new Deque<ReceivedDocument>();
+  #batch: ReceivedDocument[] = [];
+  #batchLimit: number;
+  #attempts = 0;
+  #writer: StoreWriter | undefined;
+  #closing = false;
+  #stopped = false;
+  #wake: (() => void) | undefined;
+  #interrupt: (() => void) | undefined;
+  #failingSince: number | undefined;
+  #lastWarning = 0;
+  #dropsSinceWarning = 0;
+  #lastDropWarning = -Infinity;
+  readonly #done: Promise<void>;
+
+  /** Creates the queue and starts its writer loop. */
+  constructor(options: StoreQueueOptions) {
+    this.#o = {
+      describe: options.name,
+      capacity: 100_000,
+      maxBatch: 500,
+      maxBatchBytes: 1024 * 1024,
+      minBackoffMs: 100,
+      maxBackoffMs: 5000,
+      rejectAttempts: 3,
+      log: silentLogger,
+      now: () => performance.now(),
+      ...options,
+    };
+    this.#log = this.#o.log;
+    this.#batchLimit = this.#o.maxBatch;
+    this.#done = this.#run();
+  }
+
+  /** The store's name. */
+  get name(): string {
+    return this.#o.name;
+  }
+
+  /** Adds a document; never waits. After `close` documents are refused. */
+  push(doc: ReceivedDocument): void {
+    if (this.#closing) {
+      this.stats.dropped++;
+      this.#log.warn(
+        `${this.#o.name}: document ${doc.hash} arrived after shutdown began; not stored`,
+      );
+      return;
+    }
+    if (this.#items.size >= this.#o.capacity) {
+      const lost = this.#items.shift()!;
+      this.stats.dropped++;
+      this.#dropsSinceWarning++;
+      this.#log.debug(
+        `${this.#o.name}: queue full, dropped ${lost.hash} from ${lost.ip}`,
+      );
+      const t = this.#o.now();
+      if (t - this.#lastDropWarning >= REPEAT_WARNING_MS) {
+        this.#log.warn(
+          `${this.#o.describe}: queue full (${this.#o.capacity} documents, ` +
+            `--store-queue-size): dropped the ${this.#dropsSinceWarning} oldest ` +
+            `since the last warning, ${this.stats.dropped} in all`,
+        );
+        this.#lastDropWarning = t;
+        this.#dropsSinceWarning = 0;
+      }
+    }
+    this.#items.push(doc);
+    this.#updateQueued();
+    this.#wake?.();
+  }
+
+  /**
+   * Stops taking documents and keeps writing what is held for up to
+   * `timeoutMs`; then reports what is left and closes the store.
+   */
+  async close(timeoutMs: number): Promise<CloseReport> {
+    this.#closing = true;
+    this.#wake?.();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, timeoutMs);
+    });
+    await Promise.race([this.#done, deadline]);
+    clearTimeout(timer);
+    this.#stopped = true;
+    this.#wake?.();
+    this.#interrupt?.();
+    const unsaved = [...this.#batch, ...this.#items.drain()];
+    this.#batch = [];
+    this.#updateQueued();
+    if (unsaved.length > 0) {
+      this.#log.error(
+        `${this.#o.describe}: ${unsaved.length} documents could not be ` +
+          `stored before shutdown (oldest ${unsaved[0].hash} from ` +
+          `${unsaved[0].ip}, newest ${unsaved.at(-1)!.hash})`,
+      );
+      for (const doc of unsaved) {
+        this.#log.debug(
+          `${this.#o.name}: not stored: ${doc.hash} from ${doc.ip}:${doc.port}`,
+        );
+      }
+    }
+    const writer = this.#writer;
+    this.#writer = undefined;
+    if (writer) await writer.close().catch(() => {});
+    return { unsaved };
+  }
+
+  async #run(): Promise<void> {
+    let backoff = this.#o.minBackoffMs;
+    while (!this.#stopped) {
+      if (!this.#writer) {
+        try {
+          const writer = await this.#o.open();
+          if (this.#stopped) {
+            await writer.close().catch(() => {});
+            break;
+          }
+          this.#writer = writer;
+          this.stats.up = 1;
+          this.#log.info(`${this.#o.describe}: ready`);
+          backoff = this.#o.minBackoffMs;
+        } catch (error) {
+          if (this.#closing && this.#size() === 0) break;
+          this.#failed(error, backoff);
+          await this.#sleep(backoff);
+          backoff = Math.min(backoff * 2, this.#o.maxBackoffMs);
+          continue;
+        }
+      }
+      if (this.#batch.length === 0) {
+        if (this.#items.size === 0) {
+          if (this.#closing) break;
+          await this.#idle();
+          continue;
+        }
+        this.#batch = this.#take();
+      }
+      const started = this.#o.now();
+      try {
+        const firsts = await this.#writer.save(this.#batch);
+        this.#saved(this.#batch, firsts, this.#o.now() - started);
+        this.#batch = [];
+        this.#attempts = 0;
+        this.#batchLimit = Math.min(this.#batchLimit * 2, this.#o.maxBatch);
+        backoff = this.#o.minBackoffMs;
+      } catch (error) {
+        if (error instanceof StoreError && error.kind === "rejected") {
+          this.#refused(error);
+          continue;
+        }
+        this.#failed(error, backoff);
+        await this.#sleep(backoff);
+        backoff = Math.min(backoff * 2, this.#o.maxBackoffMs);
+      }
+    }
+  }
+
+  #take(): ReceivedDocument[] {
+    const batch: ReceivedDocument[] = [];
+    let bytes = 0;
+    while (this.#items.size > 0 && batch.length < this.#batchLimit) {
+      const next = this.#items.peek()!;
+      if (
+        batch.length > 0 && bytes + next.payload.length > this.#o.maxBatchBytes
+      ) {
+        break;
+      }
+      bytes += next.payload.length;
+      batch.push(this.#items.shift()!);
+    }
+    return batch;
+  }
+
+  #saved(batch: ReceivedDocument[], firsts: boolean[], ms: number) {
+    const held = this.#size();
+    this.stats.batches++;
+    const l = this.stats.latencyMs;
+    l.last = ms;
+    l.max = Math.max(l.max, ms);
+    l.sum += ms;
+    l.count++;
+    this.#o.onLatency?.(ms);
+    const debug = this.#log.enabled("debug");
+    batch.forEach((doc, i) => {
+      if (firsts[i]) this.stats.stored++;
+      else this.stats.duplicate++;
+      if (!debug) return;
+      const what = `${doc.hash}${
+        doc.block === null ? "" : ` (block ${doc.block})`
+      } from ${doc.ip}:${doc.port}`;
+      this.#log.debug(
+        firsts[i]
+          ? `${this.#o.name}: ${what}: first copy, stored by ${doc.server}`
+          : `${this.#o.name}: ${what}: already stored (first copy from another server or an earlier copy)`,
+      );
+    });
+    this.#updateQueued();
+    if (this.#failingSince !== undefined) {
+      const seconds = ((this.#o.now() - this.#failingSince) / 1000).toFixed(1);
+      this.#log.warn(
+        `${this.#o.describe}: back after ${seconds} s; writing the ` +
+          `${held} documents held meanwhile, in order`,
+      );
+      this.#failingSince = undefined;
+    }
+    this.stats.up = 1;
+  }
+
+  #refused(error: StoreError) {
+    this.stats.up = 1;
+    if (this.#batch.length > 1) {
+      // Halve until the document at fault is alone; the rest go back first.
+      const half = Math.ceil(this.#batch.length / 2);
+      this.#items.unshiftAll(this.#batch.slice(half));
+      this.#batch = this.#batch.slice(0, half);
+      this.#batchLimit = half;
+      this.#log.debug(
+        `${this.#o.name}: batch refused (${error.message}); retrying in halves`,
+      );
+      return;
+    }
+    this.#attempts++;
+    const [doc] = this.#batch;
+    if (this.#attempts < this.#o.rejectAttempts) return;
+    this.stats.rejected++;
+    this.#log.error(
+      `${this.#o.describe}: refused document ${doc.hash} from ` +
+        `${doc.ip}:${doc.port} ${this.#attempts} times, skipping it: ${error.message}`,
+    );
+    this.#batch = [];
+    this.#attempts = 0;
+    this.#updateQueued();
+  }
+
+  #failed(error: unknown, backoff: number) {
+    this.stats.errors++;
+    this.stats.up = 0;
+    const t = this.#o.now();
+    const message = (error as Error).message;
+    const held = this.#size();
+    if (this.#failingSince === undefined) {
+      this.#failingSince = t;
+      this.#lastWarning = t;
+      this.#log.warn(
+        `${this.#o.describe}: unavailable (${message}); holding documents ` +
+          `(${held} now, at most ${this.#o.capacity}, then the oldest are ` +
+          `dropped) and retrying with backoff`,
+      );
+    } else if (t - this.#lastWarning >= REPEAT_WARNING_MS) {
+      this.#lastWarning = t;
+      this.#log.warn(
+        `${this.#o.describe}: still unavailable after ${
+          ((t - this.#failingSince) / 1000).toFixed(0)
+        } s (${message}); ${held} documents held, next retry in ${backoff} ms`,
+      );
+    } else {
+      this.#log.debug(
+        `${this.#o.name}: attempt failed (${message}); retry in ${backoff} ms`,
+      );
+    }
+  }
+
+  #size(): number {
+    return this.#items.size + this.#batch.length;
+  }
+
+  #updateQueued() {
+    this.stats.queued = this.#size();
+  }
+
+  #idle(): Promise<void> {
+    return new Promise((resolve) => {
+      this.#wake = () => {
+        this.#wake = undefined;
+        resolve();
+      };
+    });
+  }
+
+  /** A backoff: only shutdown's deadline cuts it short, not a push. */
+  #sleep(ms: number): Promise<void> {
+    if (this.#stopped) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#interrupt = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.#interrupt = done;
+    });
+  }
+}
+
+/** A FIFO with O(1) push and shift (an array with a moving head). */
+class Deque<T> {
+  #items: T[] = [];
+  #head = 0;
+
+  get size(): number {
+    return this.#items.length - this.#head;
+  }
+
+  push(item: T) {
+    this.#items.push(item);
+  }
+
+  peek(): T | undefined {
+    return this.#items[this.#head];
+  }
+
+  shift(): T | undefined {
+    if (this.size === 0) return undefined;
+    const item = this.#items[this.#head];
+    this.#items[this.#head++] = undefined as T;
+    if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
+      this.#items = this.#items.slice(this.#head);
+      this.#head = 0;
+    }
+    return item;
+  }
+
+  unshiftAll(items: T[]) {
+    this.#items = [...items, ...this.#items.slice(this.#head)];
+    this.#head = 0;
+  }
+
+  drain(): T[] {
+    const rest = this.#items.slice(this.#head);
+    this.#items = [];
+    this.#head = 0;
+    return rest;
+  }
+}
