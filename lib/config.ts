@@ -110,6 +110,8 @@ export interface StatsConfig extends CommonConfig {
   host: string;
   port: number;
   store: StoreConfig;
+  /** `/readyz` fails when no new document arrived for this long, in ms; 0 never. */
+  staleAfterMs: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -488,6 +490,14 @@ export const STATS_OPTIONS: OptionSpec[] = [
     env: ["ETH_STATS_PORT"],
     help: "HTTP port to listen on",
   },
+  {
+    name: "stale-after",
+    type: "string",
+    value: "SECONDS",
+    default: "120",
+    env: ["ETH_STATS_STALE_AFTER"],
+    help: "/readyz fails when no new document arrived for this long (0: never)",
+  },
   ...storeOptions("ETH_STATS", true),
   ...COMMON_OPTIONS,
 ];
@@ -658,11 +668,14 @@ export function parseStatsConfig(args: string[], env: Env): StatsConfig {
   );
   const v = parseOptions(STATS_OPTIONS, args, env);
   const base = common(v, help);
-  if (base.help) return { ...base, host: "", port: 0, store: {} };
+  if (base.help) {
+    return { ...base, host: "", port: 0, store: {}, staleAfterMs: 0 };
+  }
   return {
     ...base,
     host: v.host as string,
     port: portOption(v, "port", true),
     store: storeConfig(v, env, true),
+    staleAfterMs: numberOption(v, "stale-after", { max: 86400 * 365 }) * 1000,
   };
 }
