@@ -361,7 +361,13 @@ export class MysqlReader implements StoreReader {
        WHERE d.hash = ? LIMIT 1`,
       [hash],
     );
-    return row ? toBlockRecord(row) : undefined;
+    if (row) return toBlockRecord(row);
+    // A database only an original server wrote has no eth_blocks to join.
+    const [plain] = await this.#rows(
+      "SELECT hash, payload FROM ethereum_data WHERE hash = ? LIMIT 1",
+      [hash],
+    );
+    return plain ? toBlockRecord(plain) : undefined;
   }
 
   /** See {@linkcode StoreReader.clients}. */
