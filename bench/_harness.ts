@@ -1,0 +1,202 @@
+/**
+ * The pieces every scenario uses: run settings, the load generator as a
+ * child process, and the processes under test (our server, our stats API,
+ * the two baselines), each on a free port of 127.0.0.1.
+ *
+ * @module
+ */
+import type { LoadResult } from "./load.ts";
+import {
+  countLines,
+  freePort,
+  Proc,
+  ProcessError,
+  type Usage,
+  waitForPort,
+} from "./_proc.ts";
+
+/** How long and how hard the suite runs. */
+export interface Settings {
+  /** `--quick`: short runs, one round. */
+  quick: boolean;
+  /** Seconds of warmup before each measured window. */
+  warmup: number;
+  /** Seconds measured per run. */
+  duration: number;
+  /** Rounds of baseline/ours pairs; medians are reported. */
+  rounds: number;
+  /** Concurrent clients of the load generator. */
+  concurrency: number;
+  /** A temporary folder for stdout files and SQLite stores. */
+  tmp: string;
+  /** Progress lines (stderr). */
+  log: (message: string) => void;
+}
+
+/** Options of one load generator run, as its flags. */
+export type LoadArgs = Record<string, string | number>;
+
+/** A load generator run's report plus what the generator itself cost. */
+export type LoadReport = LoadResult;
+
+/** Runs `bench/load.ts` once against `port` and returns its report. */
+export async function runLoad(
+  port: number,
+  args: LoadArgs,
+  settings: Settings,
+): Promise<LoadReport> {
+  const flags = Object.entries({
+    warmup: settings.warmup,
+    duration: settings.duration,
+    concurrency: settings.concurrency,
+    ...args,
+  }).flatMap(([k, v]) => [`--${k}`, String(v)]);
+  const proc = Proc.deno("load generator", "bench/load.ts", [
+    "--port",
+    String(port),
+    ...flags,
+  ], { stdout: "piped" });
+  const budget = (settings.warmup + settings.duration) * 1000 + 60_000;
+  const text = await proc.output(budget);
+  return JSON.parse(text.trim().split("\n").at(-1)!) as LoadResult;
+}
+
+/** A process under test, listening on `port`. */
+export interface Running {
+  name: string;
+  proc: Proc;
+  port: number;
+  /** Where its stdout goes, when kept. */
+  stdoutFile?: string;
+}
+
+/** What a stopped process left: its usage and its stdout line count. */
+export interface Stopped {
+  usage: Usage | undefined;
+  /** Lines it printed (DATA lines for our server), when stdout was kept. */
+  lines?: number;
+  /** Its stderr tail. */
+  stderr: string;
+  /** Its stdout, when piped. */
+  stdout: string;
+}
+
+async function started(
+  name: string,
+  spawn: (port: number) => Proc,
+  stdoutFile?: string,
+): Promise<Running> {
+  // A port found free can be taken before the child binds it (other
+  // programs share this machine): try another one then.
+  for (let attempt = 1;; attempt++) {
+    const port = freePort();
+    const proc = spawn(port);
+    try {
+      await waitForPort(port, proc);
+      return { name, proc, port, stdoutFile };
+    } catch (error) {
+      await proc[Symbol.asyncDispose]();
+      if (attempt < 3 && /AddrInUse/.test(proc.stderrTail)) continue;
+      throw new ProcessError(`${name} did not start`, { cause: error });
+    }
+  }
+}
+
+/** Starts the bare TCP sink baseline. */
+export function startSink(): Promise<Running> {
+  return started(
+    "bare TCP sink",
+    (port) =>
+      Proc.deno("sink", "bench/sink.ts", ["--port", String(port)], {
+        stdout: "piped",
+      }),
+  );
+}
+
+/** Starts the bare Deno.serve baseline. */
+export function startHttpConstant(): Promise<Running> {
+  return started(
+    "bare Deno.serve",
+    (port) =>
+      Proc.deno("http constant", "bench/http_constant.ts", [
+        "--port",
+        String(port),
+      ]),
+  );
+}
+
+/**
+ * Starts `server.ts` on 127.0.0.1 with `args`; its stdout goes to
+ * `stdoutFile` (to count DATA lines) or /dev/null.
+ */
+export function startServer(
+  args: string[],
+  { stdoutFile }: { stdoutFile?: string } = {},
+): Promise<Running> {
+  return started(
+    "server",
+    (port) =>
+      Proc.deno(
+        "server",
+        "server.ts",
+        ["--host", "127.0.0.1", "--port", String(port), ...args],
+        { stdout: stdoutFile ? { file: stdoutFile } : "null" },
+      ),
+    stdoutFile,
+  );
+}
+
+/** Starts `stats.ts` on 127.0.0.1 with `args`. */
+export function startStats(args: string[]): Promise<Running> {
+  return started(
+    "stats API",
+    (port) =>
+      Proc.deno("stats", "stats.ts", [
+        "--host",
+        "127.0.0.1",
+        "--port",
+        String(port),
+        ...args,
+      ]),
+  );
+}
+
+/**
+ * Stops a process with SIGTERM (so our server drains and flushes), then
+ * counts its stdout lines when they were kept.
+ */
+export async function stop(running: Running): Promise<Stopped> {
+  const usage = await running.proc.stop();
+  let lines: number | undefined;
+  if (running.stdoutFile) {
+    lines = await countLines(running.stdoutFile);
+    await Deno.remove(running.stdoutFile).catch(() => {});
+  }
+  return {
+    usage,
+    lines,
+    stderr: running.proc.stderrTail,
+    stdout: await running.proc.stdoutText(),
+  };
+}
+
+/** Runs `body` with a started process and always stops it. */
+export async function withProcess<T>(
+  start: Promise<Running>,
+  body: (running: Running) => Promise<T>,
+): Promise<{ value: T; stopped: Stopped }> {
+  const running = await start;
+  let value: T;
+  try {
+    value = await body(running);
+  } catch (error) {
+    await running.proc[Symbol.asyncDispose]();
+    throw error;
+  }
+  return { value, stopped: await stop(running) };
+}
+
+/** A short random suffix for database names and key prefixes. */
+export function randomSuffix(): string {
+  return crypto.randomUUID().replaceAll("-", "").slice(0, 10);
+}

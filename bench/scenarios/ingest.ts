@@ -1,0 +1,388 @@
+/**
+ * Scenarios 1-3: documents into the real server process, against the bare
+ * TCP sink under the same load.
+ *
+ * @module
+ */
+import mysql from "mysql2/promise";
+import { Redis } from "ioredis";
+import { openReader } from "../../lib/store/mod.ts";
+import {
+  type LoadArgs,
+  type LoadReport,
+  randomSuffix,
+  runLoad,
+  type Settings,
+  startServer,
+  startSink,
+  type Stopped,
+  withProcess,
+} from "../_harness.ts";
+import { judge, median, type ScenarioResult } from "../_report.ts";
+
+/** One measured run of a process under a load. */
+interface Run {
+  load: LoadReport;
+  stopped: Stopped;
+}
+
+function sum(runs: Run[], pick: (r: Run) => number): number {
+  return runs.reduce((n, r) => n + pick(r), 0);
+}
+
+function cpu(runs: Run[]) {
+  return runs.map((r) => ({
+    rate: Math.round(r.load.rate),
+    serverCpuSeconds: r.stopped.usage?.cpuSeconds ?? null,
+    loadCpuSeconds: r.load.cpuSeconds,
+    wallSeconds: r.load.seconds,
+  }));
+}
+
+async function sinkRun(load: LoadArgs, settings: Settings): Promise<Run> {
+  const { value, stopped } = await withProcess(
+    startSink(),
+    (s) => runLoad(s.port, load, settings),
+  );
+  return { load: value, stopped };
+}
+
+async function serverRun(
+  args: string[],
+  load: LoadArgs,
+  settings: Settings,
+): Promise<Run> {
+  const stdoutFile = `${settings.tmp}/stdout-${randomSuffix()}.txt`;
+  const { value, stopped } = await withProcess(
+    startServer(args, { stdoutFile }),
+    (s) => runLoad(s.port, load, settings),
+  );
+  return { load: value, stopped };
+}
+
+/** Summarises rounds of ours against rounds of the sink. */
+function compare(
+  base: {
+    id: string;
+    scenario: number;
+    name: string;
+    unit: string;
+  },
+  ours: Run[],
+  sink: Run[],
+): ScenarioResult {
+  const rate = median(ours.map((r) => r.load.rate));
+  const baseline = median(sink.map((r) => r.load.rate));
+  const printed = sum(ours, (r) => r.stopped.lines ?? 0);
+  const acknowledged = sum(ours, (r) => r.load.ok);
+  return {
+    ...base,
+    rate,
+    p50Ms: median(ours.map((r) => r.load.p50Ms ?? 0)) || null,
+    p99Ms: median(ours.map((r) => r.load.p99Ms ?? 0)) || null,
+    peakRssBytes: Math.max(
+      ...ours.map((r) => r.stopped.usage?.peakRssBytes ?? 0),
+    ),
+    errors: sum(ours, (r) => r.load.errors),
+    lost: Math.max(0, acknowledged - printed),
+    baseline: { name: "bare TCP sink", rate: baseline },
+    ratio: baseline > 0 ? rate / baseline : 0,
+    details: {
+      acknowledged,
+      printed,
+      ours: cpu(ours),
+      sink: cpu(sink),
+      sinkP50Ms: median(sink.map((r) => r.load.p50Ms ?? 0)),
+      sinkP99Ms: median(sink.map((r) => r.load.p99Ms ?? 0)),
+      errorKinds: Object.assign({}, ...ours.map((r) => r.load.errorKinds)),
+    },
+  };
+}
+
+/** Scenario 1: a new connection per document, no store, vs the sink. */
+export async function scenario1(settings: Settings): Promise<ScenarioResult> {
+  const load = { mode: "conn" };
+  const ours: Run[] = [];
+  const sink: Run[] = [];
+  for (let round = 0; round < settings.rounds; round++) {
+    settings.log(`scenario 1, round ${round + 1}: bare sink`);
+    sink.push(await sinkRun(load, settings));
+    settings.log(`scenario 1, round ${round + 1}: server --no-store`);
+    ours.push(await serverRun(["--no-store"], load, settings));
+  }
+  const result = compare(
+    {
+      id: "1",
+      scenario: 1,
+      name:
+        `ingest, connection per document, no store (${settings.concurrency} clients)`,
+      unit: "docs/s",
+    },
+    ours,
+    sink,
+  );
+  result.note =
+    "stdout goes to a file so every DATA line can be counted against the documents the load generator saw acknowledged";
+  judge(result, { on: "ratio", op: ">=", value: 0.8 });
+  if (result.lost !== 0 && result.target) result.target.met = false;
+  return result;
+}
+
+/** Counts what a store holds, to check exactly-once storage. */
+interface StoreCount {
+  /** Distinct documents stored. */
+  rows: number;
+  /** Copies counted for 127.0.0.1. */
+  copies: number | null;
+  /** Redis's idea of the distinct documents, when Redis is used. */
+  redisHashes?: number;
+}
+
+/** A store a scenario 2 run writes into, set up and torn down per run. */
+interface BenchStore {
+  name: string;
+  args: string[];
+  count(): Promise<StoreCount>;
+  dispose(): Promise<void>;
+}
+
+function sqliteStore(settings: Settings): BenchStore {
+  const path = `${settings.tmp}/bench-${randomSuffix()}.sqlite`;
+  return {
+    name: "SQLite",
+    args: ["--sqlite-path", path],
+    async count() {
+      const reader = await openReader({ sqlitePath: path });
+      if (!reader) throw new Error("no SQLite reader");
+      try {
+        const rows = await reader.countBlocks();
+        const client = (await reader.clients()).find((c) =>
+          c.ip === "127.0.0.1"
+        );
+        return { rows, copies: client?.count ?? 0 };
+      } finally {
+        await reader.close();
+      }
+    },
+    async dispose() {
+      for (const suffix of ["", "-wal", "-shm"]) {
+        await Deno.remove(path + suffix).catch(() => {});
+      }
+    },
+  };
+}
+
+async function mysqlRedisStore(): Promise<BenchStore> {
+  const suffix = randomSuffix();
+  const database = `eth_bench_${suffix}`;
+  const prefix = `eth_bench_${suffix}:`;
+  const admin = await mysql.createConnection({
+    host: "127.0.0.1",
+    user: "root",
+    password: "",
+  });
+  await admin.query(`CREATE DATABASE \`${database}\``);
+  const redis = new Redis({ host: "127.0.0.1", port: 6379, lazyConnect: true });
+  await redis.connect();
+  return {
+    name: "MySQL + Redis",
+    args: [
+      "--use-mysql",
+      "--mysql-host",
+      "127.0.0.1",
+      "--mysql-user",
+      "root",
+      "--mysql-pass",
+      "",
+      "--mysql-db",
+      database,
+      "--use-redis",
+      "--redis-host",
+      "127.0.0.1",
+      "--redis-key-prefix",
+      prefix,
+    ],
+    async count() {
+      const [rows] = await admin.query(
+        `SELECT COUNT(*) AS n FROM \`${database}\`.ethereum_data`,
+      ) as unknown as [{ n: number }[]];
+      const redisHashes = await redis.zcard(`${prefix}eth:hashes`);
+      const copies = await redis.hget(`${prefix}eth:ip_addresses`, "127.0.0.1");
+      return {
+        rows: Number(rows[0].n),
+        copies: copies === null ? 0 : Number(copies),
+        redisHashes,
+      };
+    },
+    async dispose() {
+      try {
+        await admin.query(`DROP DATABASE IF EXISTS \`${database}\``);
+      } finally {
+        await admin.end();
+        let cursor = "0";
+        do {
+          const [next, keys] = await redis.scan(
+            cursor,
+            "MATCH",
+            `${prefix}*`,
+            "COUNT",
+            1000,
+          );
+          cursor = next;
+          if (keys.length > 0) await redis.del(...keys);
+        } while (cursor !== "0");
+        redis.disconnect();
+      }
+    },
+  };
+}
+
+/** Whether a server's stderr says its build cannot store yet. */
+function storeMissing(stderr: string): string | undefined {
+  const line = stderr.split("\n").find((l) =>
+    /not (available )?in this build/i.test(l)
+  );
+  return line?.replace(/^\S+ \w+ server: /, "").trim();
+}
+
+/**
+ * Scenario 2: a connection per document, every document sent by 4 clients
+ * at once, into SQLite and into MySQL + Redis; rows must be exactly the
+ * distinct documents acknowledged.
+ */
+export async function scenario2(
+  settings: Settings,
+): Promise<ScenarioResult[]> {
+  const dup = 4;
+  const load = { mode: "conn", dup };
+  const sink: Run[] = [];
+  const variants = [
+    { id: "2-sqlite", make: () => Promise.resolve(sqliteStore(settings)) },
+    { id: "2-mysql-redis", make: mysqlRedisStore },
+  ];
+  const runs = new Map<string, { run: Run; count: StoreCount }[]>();
+  const skipped = new Map<string, string>();
+  for (let round = 0; round < settings.rounds; round++) {
+    settings.log(`scenario 2, round ${round + 1}: bare sink`);
+    sink.push(await sinkRun(load, settings));
+    for (const variant of variants) {
+      if (skipped.has(variant.id)) continue;
+      let store: BenchStore;
+      try {
+        store = await variant.make();
+      } catch (error) {
+        skipped.set(variant.id, `cannot set up: ${(error as Error).message}`);
+        continue;
+      }
+      try {
+        settings.log(`scenario 2, round ${round + 1}: server on ${store.name}`);
+        const run = await serverRun(store.args, load, settings);
+        const missing = storeMissing(run.stopped.stderr);
+        if (missing) {
+          skipped.set(variant.id, `the server cannot store yet (${missing})`);
+          continue;
+        }
+        const count = await store.count();
+        runs.set(variant.id, [...runs.get(variant.id) ?? [], { run, count }]);
+      } catch (error) {
+        const message = (error as Error).message.split("\n")[0];
+        skipped.set(variant.id, `failed: ${message}`);
+      } finally {
+        await store.dispose().catch(() => {});
+      }
+    }
+  }
+  const results: ScenarioResult[] = [];
+  for (const variant of variants) {
+    const name = variant.id === "2-sqlite"
+      ? "ingest into SQLite, each document from 4 clients"
+      : "ingest into MySQL + Redis, each document from 4 clients";
+    const reason = skipped.get(variant.id);
+    const done = runs.get(variant.id) ?? [];
+    if (reason || done.length === 0) {
+      results.push({
+        id: variant.id,
+        scenario: 2,
+        name,
+        unit: "docs/s",
+        rate: null,
+        p50Ms: null,
+        p99Ms: null,
+        peakRssBytes: null,
+        errors: 0,
+        skipped: reason ?? "no run completed",
+      });
+      continue;
+    }
+    const result = compare(
+      { id: variant.id, scenario: 2, name, unit: "docs/s" },
+      done.map((d) => d.run),
+      sink,
+    );
+    const delivered = sum(done.map((d) => d.run), (r) => r.load.delivered);
+    const attempted = sum(done.map((d) => d.run), (r) => r.load.attempted);
+    const rows = done.reduce((n, d) => n + d.count.rows, 0);
+    const copies = done.reduce((n, d) => n + (d.count.copies ?? 0), 0);
+    const acknowledged = sum(done.map((d) => d.run), (r) => r.load.ok);
+    const redis = done.every((d) => d.count.redisHashes !== undefined)
+      ? done.reduce((n, d) => n + d.count.redisHashes!, 0)
+      : undefined;
+    // Every acknowledged document must be stored once; a copy whose
+    // acknowledgement was lost may be stored too, never twice.
+    const exactlyOnce = rows >= delivered && rows <= attempted &&
+      (redis === undefined || redis === rows);
+    result.lost = Math.max(0, delivered - rows) +
+      Math.max(
+        0,
+        result.details!.acknowledged as number -
+          (result.details!.printed as number),
+      );
+    result.details = {
+      ...result.details,
+      distinctDelivered: delivered,
+      distinctAttempted: attempted,
+      rows,
+      redisHashes: redis,
+      copiesCounted: copies,
+      copiesAcknowledged: acknowledged,
+      exactlyOnce,
+    };
+    result.note =
+      `${rows} rows for ${delivered} distinct documents acknowledged (${acknowledged} copies)${
+        redis === undefined ? "" : `, ${redis} Redis hashes`
+      }: ${exactlyOnce ? "exactly once" : "NOT exactly once"}`;
+    if (variant.id === "2-mysql-redis") {
+      judge(result, { on: "ratio", op: ">=", value: 0.5 });
+      if (!exactlyOnce || result.lost !== 0) result.target!.met = false;
+    }
+    results.push(result);
+  }
+  return results;
+}
+
+/** Scenario 3: many documents on one long-lived connection. */
+export async function scenario3(settings: Settings): Promise<ScenarioResult> {
+  const load = { mode: "stream", concurrency: 1, batch: 64 };
+  const ours: Run[] = [];
+  const sink: Run[] = [];
+  for (let round = 0; round < settings.rounds; round++) {
+    settings.log(`scenario 3, round ${round + 1}: bare sink`);
+    sink.push(await sinkRun(load, settings));
+    settings.log(`scenario 3, round ${round + 1}: server --no-store`);
+    ours.push(await serverRun(["--no-store"], load, settings));
+  }
+  const result = compare(
+    {
+      id: "3",
+      scenario: 3,
+      name: "ingest, many documents on one connection, no store",
+      unit: "docs/s",
+    },
+    ours,
+    sink,
+  );
+  result.p50Ms = result.p99Ms = null;
+  judge(result, { on: "rate", op: ">=", value: 100_000 });
+  if (result.lost !== 0 && result.target) result.target.met = false;
+  return result;
+}
