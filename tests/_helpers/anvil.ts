@@ -81,6 +81,9 @@ export class Anvil implements AsyncDisposable {
     const args = [
       "run",
       "-A",
+      // Keep anvil out of the project's lockfile: users never install it.
+      "--no-config",
+      "--no-lock",
       ANVIL,
       "--port",
       String(this.port),
