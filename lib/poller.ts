@@ -18,18 +18,31 @@ export interface PollerStats {
   stale: boolean;
   /** When the head last moved, in ms since the epoch. */
   lastHeadAt: number;
+  /** Highest head seen by any source. */
+  head?: bigint;
 }
 
 /** Options for {@linkcode pollHeads}. */
 export interface PollOptions {
-  /** Asks for the current head. */
-  fetchHead: (signal: AbortSignal) => Promise<bigint>;
+  /**
+   * Asks for the current head; `undefined` means there is nothing to ask
+   * right now (e.g. only a WebSocket endpoint, and it is reconnecting).
+   */
+  fetchHead: (signal: AbortSignal) => Promise<bigint | undefined>;
   /** Receives each head; resolves `false` when it could not finish. */
   onHead: (head: bigint) => Promise<boolean>;
   /** Time between polls, in ms. */
   intervalMs: number;
   /** Warn once when the head has not moved for this long. Default 60 s. */
   staleAfterMs?: number;
+  /** Called once each time the head goes stale (after the warning). */
+  onStale?: () => void;
+  /**
+   * Whether each fetched head restarts the staleness clock. Default true;
+   * false when `onHead` calls {@linkcode recordHead} itself with the heads
+   * it believes (so one absurd answer cannot hide a stalled chain).
+   */
+  recordHeads?: boolean;
   /** Stops the loop. */
   signal: AbortSignal;
   /** Where stats are kept (shared with metrics); a new object by default. */
@@ -64,6 +77,34 @@ export function newPollerStats(now = Date.now()): PollerStats {
 }
 
 /**
+ * Notes a head from any source (a poll or a subscription): when it is above
+ * every head seen so far, the staleness clock restarts. Returns whether the
+ * head was new.
+ */
+export function recordHead(
+  stats: PollerStats,
+  head: bigint,
+  { now = Date.now, log = silentLogger }: { now?: () => number; log?: Logger } =
+    {},
+): boolean {
+  if (stats.head !== undefined && head <= stats.head) return false;
+  stats.head = head;
+  stats.lastHeadAt = now();
+  if (stats.stale) log.warn(`Head moving again at ${head}`);
+  stats.stale = false;
+  return true;
+}
+
+/** Whether no new head arrived for `staleAfterMs` (live, for `/readyz`). */
+export function isStale(
+  stats: PollerStats,
+  staleAfterMs: number,
+  now: number = Date.now(),
+): boolean {
+  return now - stats.lastHeadAt >= staleAfterMs;
+}
+
+/**
  * Polls until `signal` aborts. After a failed poll it retries sooner than
  * the interval, backing off exponentially from 250 ms with jitter but never
  * beyond the interval, so a healed endpoint is used again within one
@@ -83,25 +124,24 @@ export async function pollHeads(options: PollOptions): Promise<void> {
   const staleAfterMs = options.staleAfterMs ?? 60_000;
   const stats = options.stats ?? newPollerStats(now());
   let failures = 0;
-  let lastHead: bigint | undefined;
   while (!signal.aborted) {
     const started = now();
     let delay = intervalMs;
-    stats.polls++;
     try {
       const head = await fetchHead(signal);
-      if (failures > 0) log.warn(`RPC healthy again after ${failures} errors`);
-      failures = 0;
-      if (lastHead === undefined || head > lastHead) {
-        lastHead = head;
-        stats.lastHeadAt = now();
-        if (stats.stale) log.warn(`Head moving again at ${head}`);
-        stats.stale = false;
+      if (head !== undefined) {
+        stats.polls++;
+        if (failures > 0) {
+          log.warn(`RPC healthy again after ${failures} errors`);
+        }
+        failures = 0;
+        if (options.recordHeads ?? true) recordHead(stats, head, { now, log });
+        const complete = await onHead(head);
+        if (!complete) delay = retryDelay(1, intervalMs, random);
       }
-      const complete = await onHead(head);
-      if (!complete) delay = retryDelay(1, intervalMs, random);
     } catch (error) {
       if (signal.aborted) break;
+      stats.polls++;
       failures++;
       const kind = error instanceof RpcError ? error.kind : "other";
       stats.errors[kind] = (stats.errors[kind] ?? 0) + 1;
@@ -116,13 +156,14 @@ export async function pollHeads(options: PollOptions): Promise<void> {
       if (failures <= 3) log.warn(line);
       else log.debug(line);
     }
-    if (!stats.stale && now() - stats.lastHeadAt >= staleAfterMs) {
+    if (!stats.stale && isStale(stats, staleAfterMs, now())) {
       stats.stale = true;
       log.warn(
         `No new block for ${
           Math.round((now() - stats.lastHeadAt) / 1000)
-        } s (head ${lastHead ?? "unknown"})`,
+        } s (head ${stats.head ?? "unknown"})`,
       );
+      options.onStale?.();
     }
     await sleep(Math.max(0, delay - (now() - started)), signal);
   }
