@@ -10,8 +10,8 @@ import {
   READ_CHUNK_BYTES,
 } from "./_fixtures.ts";
 
-function decodeInReads(bytes: Uint8Array): number {
-  const parser = new NetstringParser();
+function decodeInReads(bytes: Uint8Array, views = true): number {
+  const parser = new NetstringParser({ views });
   let count = 0;
   const onFrame = () => {
     count++;
@@ -36,6 +36,13 @@ Deno.bench({
   baseline: true,
 }, () => {
   if (decodeInReads(MANY_FRAMES) === 0) throw new Error("no frames");
+});
+
+Deno.bench({
+  name: "decode 1 MiB of document frames, copying each",
+  group: "netstring",
+}, () => {
+  if (decodeInReads(MANY_FRAMES, false) === 0) throw new Error("no frames");
 });
 
 Deno.bench({

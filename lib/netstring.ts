@@ -56,10 +56,12 @@ const NINE = 0x39;
  */
 export function encodeNetstring(payload: string | Uint8Array): Uint8Array {
   const body = typeof payload === "string" ? encoder.encode(payload) : payload;
-  const header = encoder.encode(`${body.length}:`);
-  const frame = new Uint8Array(header.length + body.length + 1);
-  frame.set(header, 0);
-  frame.set(body, header.length);
+  const digits = String(body.length);
+  const frame = new Uint8Array(digits.length + body.length + 2);
+  // The header is ASCII digits: written directly, without a second encode.
+  for (let i = 0; i < digits.length; i++) frame[i] = digits.charCodeAt(i);
+  frame[digits.length] = COLON;
+  frame.set(body, digits.length + 1);
   frame[frame.length - 1] = COMMA;
   return frame;
 }
@@ -68,6 +70,18 @@ export function encodeNetstring(payload: string | Uint8Array): Uint8Array {
 export interface NetstringDecoderOptions {
   /** Largest payload accepted, in bytes. Defaults to 64 KiB. */
   maxFrameBytes?: number;
+}
+
+/** Options for {@linkcode NetstringParser}. */
+export interface NetstringParserOptions extends NetstringDecoderOptions {
+  /**
+   * Pass a frame that lies wholly inside one chunk (with its comma) to
+   * `onFrame` as a view into that chunk instead of a copy. The view is only
+   * valid until `onFrame` returns: callers that reuse their read buffer must
+   * be done with the payload by then. Defaults to false (every frame is a
+   * fresh copy).
+   */
+  views?: boolean;
 }
 
 const enum State {
@@ -96,16 +110,21 @@ const enum State {
 export class NetstringParser {
   readonly #max: number;
   readonly #maxDigits: number;
+  readonly #views: boolean;
   #state = State.Length;
   #length = 0;
   #digits = 0;
   #body: Uint8Array = new Uint8Array(0);
   #filled = 0;
 
-  /** Builds a parser enforcing `maxFrameBytes` (default 64 KiB). */
-  constructor(options: NetstringDecoderOptions = {}) {
+  /**
+   * Builds a parser enforcing `maxFrameBytes` (default 64 KiB); see
+   * {@linkcode NetstringParserOptions.views}.
+   */
+  constructor(options: NetstringParserOptions = {}) {
     this.#max = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
     this.#maxDigits = String(this.#max).length;
+    this.#views = options.views ?? false;
   }
 
   /** Whether the input so far ends exactly between frames. */
@@ -115,67 +134,87 @@ export class NetstringParser {
 
   /** Consumes `chunk`, calling `onFrame` with each payload completed. */
   push(chunk: Uint8Array, onFrame: (payload: Uint8Array) => void): void {
-    const max = this.#max;
+    const n = chunk.length;
     let i = 0;
-    while (i < chunk.length) {
+    while (i < n) {
       if (this.#state === State.Length) {
-        const byte = chunk[i++];
-        if (byte >= ZERO && byte <= NINE) {
-          if (this.#digits === 1 && this.#length === 0) {
-            throw new NetstringError("bad_length", "length has a leading zero");
+        // The header is read with locals: this loop runs once per frame.
+        let length = this.#length;
+        let digits = this.#digits;
+        while (true) {
+          if (i === n) {
+            this.#length = length;
+            this.#digits = digits;
+            return;
           }
-          this.#length = this.#length * 10 + (byte - ZERO);
-          this.#digits++;
-          if (this.#digits > this.#maxDigits || this.#length > max) {
+          const byte = chunk[i++];
+          if (byte >= ZERO && byte <= NINE) {
+            if (digits === 1 && length === 0) {
+              throw new NetstringError(
+                "bad_length",
+                "length has a leading zero",
+              );
+            }
+            length = length * 10 + (byte - ZERO);
+            digits++;
+            if (digits > this.#maxDigits || length > this.#max) {
+              throw new NetstringError(
+                "too_long",
+                `length ${
+                  digits > this.#maxDigits ? `of ${digits}+ digits` : length
+                } exceeds the limit of ${this.#max} bytes`,
+              );
+            }
+          } else if (byte === COLON && digits > 0) {
+            break;
+          } else if (byte === COLON) {
+            throw new NetstringError("bad_length", "length is empty");
+          } else if (digits === 0) {
             throw new NetstringError(
-              "too_long",
-              `length ${
-                this.#digits > this.#maxDigits
-                  ? `of ${this.#digits}+ digits`
-                  : this.#length
-              } exceeds the limit of ${max} bytes`,
+              "bad_length",
+              `length starts with byte 0x${hex(byte)}, not a digit`,
+            );
+          } else {
+            throw new NetstringError(
+              "missing_colon",
+              `expected ':' after the length, got byte 0x${hex(byte)}`,
             );
           }
-        } else if (byte === COLON) {
-          if (this.#digits === 0) {
-            throw new NetstringError("bad_length", "length is empty");
-          }
-          const length = this.#length;
-          if (chunk.length - i >= length) {
-            // A frame wholly inside this chunk is copied in one go.
-            this.#body = chunk.slice(i, i + length);
-            i += length;
-            this.#state = State.Comma;
-          } else {
-            this.#body = new Uint8Array(length);
-            this.#filled = 0;
-            this.#state = State.Body;
-          }
-        } else if (this.#digits === 0) {
-          throw new NetstringError(
-            "bad_length",
-            `length starts with byte 0x${hex(byte)}, not a digit`,
-          );
+        }
+        this.#length = length;
+        this.#digits = digits;
+        if (n - i > length) {
+          // The whole frame and its comma are here: no state to keep.
+          const body = this.#views
+            ? chunk.subarray(i, i + length)
+            : chunk.slice(i, i + length);
+          i += length;
+          const byte = chunk[i++];
+          if (byte !== COMMA) throw missingComma(length, byte);
+          this.#length = 0;
+          this.#digits = 0;
+          onFrame(body);
+        } else if (n - i === length) {
+          // The comma comes with the next chunk, after this one is reused.
+          this.#body = chunk.slice(i);
+          i = n;
+          this.#state = State.Comma;
         } else {
-          throw new NetstringError(
-            "missing_colon",
-            `expected ':' after the length, got byte 0x${hex(byte)}`,
-          );
+          this.#body = new Uint8Array(length);
+          this.#body.set(chunk.subarray(i), 0);
+          this.#filled = n - i;
+          i = n;
+          this.#state = State.Body;
         }
       } else if (this.#state === State.Body) {
-        const take = Math.min(this.#length - this.#filled, chunk.length - i);
+        const take = Math.min(this.#length - this.#filled, n - i);
         this.#body.set(chunk.subarray(i, i + take), this.#filled);
         this.#filled += take;
         i += take;
         if (this.#filled === this.#length) this.#state = State.Comma;
       } else {
         const byte = chunk[i++];
-        if (byte !== COMMA) {
-          throw new NetstringError(
-            "missing_comma",
-            `expected ',' after ${this.#length} bytes, got byte 0x${hex(byte)}`,
-          );
-        }
+        if (byte !== COMMA) throw missingComma(this.#length, byte);
         const body = this.#body;
         this.#body = new Uint8Array(0);
         this.#state = State.Length;
@@ -197,6 +236,13 @@ export class NetstringParser {
       );
     }
   }
+}
+
+function missingComma(length: number, byte: number): NetstringError {
+  return new NetstringError(
+    "missing_comma",
+    `expected ',' after ${length} bytes, got byte 0x${hex(byte)}`,
+  );
 }
 
 /**

@@ -80,6 +80,48 @@ Deno.test("decoder frames do not alias the input chunk", () => {
   assert.equal(dec.decode(frames[0]), "abc");
 });
 
+Deno.test("views: a frame inside one chunk is a view into it", () => {
+  const chunk = enc.encode("3:abc,2:de,");
+  const parser = new NetstringParser({ views: true });
+  const seen: string[] = [];
+  parser.push(chunk, (f) => {
+    assert.equal(f.buffer, chunk.buffer);
+    seen.push(dec.decode(f));
+  });
+  assert.deepEqual(seen, ["abc", "de"]);
+});
+
+Deno.test("views: a frame that outlives its chunk is copied", () => {
+  // Body ends with the chunk (comma in the next one), and body split over
+  // two chunks: the reader reuses its buffer, so neither may alias it.
+  const buffer = new Uint8Array(16);
+  const parser = new NetstringParser({ views: true });
+  const frames: Uint8Array[] = [];
+  for (const part of ["3:abc", ",4:de", "fg,"]) {
+    const n = enc.encodeInto(part, buffer).written;
+    parser.push(buffer.subarray(0, n), (f) => frames.push(f));
+    buffer.fill(0x7a);
+  }
+  parser.end();
+  assert.deepEqual(frames.map((f) => dec.decode(f)), ["abc", "defg"]);
+});
+
+Deno.test("views: errors are the same as without", () => {
+  for (
+    const [input, reason] of [
+      ["3:abcd", "missing_comma"],
+      ["03:abc,", "bad_length"],
+      ["3x:abc,", "missing_colon"],
+    ] as const
+  ) {
+    assert.throws(
+      () =>
+        new NetstringParser({ views: true }).push(enc.encode(input), () => {}),
+      (e: unknown) => e instanceof NetstringError && e.reason === reason,
+    );
+  }
+});
+
 Deno.test("decoder rejects malformed lengths", async () => {
   await rejects(["x:abc,"], "bad_length");
   await rejects([":abc,"], "bad_length");
