@@ -186,12 +186,23 @@ export class IngestServer {
     const remote = conn.remoteAddr as Deno.NetAddr;
     const ip = normalizeIp(remote.hostname);
     const port = remote.port;
+    // Frames are views into `buffer`: #accept is done with them before the
+    // next read reuses it.
     const parser = new NetstringParser({
       maxFrameBytes: this.#options.maxFrameBytes,
+      views: true,
     });
     const idleMs = this.#options.idleTimeoutMs ?? 5000;
     let timedOut = false;
+    // One timer per idle period, not one per frame: a frame only moves the
+    // deadline, and the timer re-arms itself for what is left of it.
+    let deadline = Date.now() + idleMs;
     const expire = () => {
+      const left = deadline - Date.now();
+      if (left > 0) {
+        timer = setTimeout(expire, left);
+        return;
+      }
       timedOut = true;
       closeQuietly(conn);
     };
@@ -212,8 +223,7 @@ export class IngestServer {
             [reason, detail] = problem;
             throw new RejectedFrame();
           }
-          clearTimeout(timer);
-          timer = setTimeout(expire, idleMs);
+          deadline = Date.now() + idleMs;
         });
       }
     } catch (error) {
@@ -268,7 +278,10 @@ export class IngestServer {
     }
     this.stats.accepted++;
     this.#options.print(formatDataLine(ip, port, payload));
-    this.#options.onDocument?.({
+    const onDocument = this.#options.onDocument;
+    // Without a store nobody reads the hash: don't compute it.
+    if (onDocument === undefined) return undefined;
+    onDocument({
       payload,
       hash: sha256Hex(frame),
       block,
