@@ -47,7 +47,7 @@ export interface StoreQueueOptions {
   maxBatchBytes?: number;
   /** First retry delay in ms, doubled per failure. Default 100. */
   minBackoffMs?: number;
-  /** Longest retry delay in ms. Default 5000. */
+  /** Longest retry delay in ms. Default 2000. */
   maxBackoffMs?: number;
   /** Attempts for a single document the store refuses. Default 3. */
   rejectAttempts?: number;
@@ -125,7 +125,7 @@ export class StoreQueue {
       maxBatch: 500,
       maxBatchBytes: 1024 * 1024,
       minBackoffMs: 100,
-      maxBackoffMs: 5000,
+      maxBackoffMs: 2000,
       rejectAttempts: 3,
       log: silentLogger,
       now: () => performance.now(),
@@ -227,7 +227,7 @@ export class StoreQueue {
         } catch (error) {
           if (this.#closing && this.#size() === 0) break;
           this.#failed(error, backoff);
-          await this.#sleep(backoff);
+          await this.#sleep(jitter(backoff));
           backoff = Math.min(backoff * 2, this.#o.maxBackoffMs);
           continue;
         }
@@ -245,6 +245,9 @@ export class StoreQueue {
         const firsts = await this.#writer.save(this.#batch);
         this.#saved(this.#batch, firsts, this.#o.now() - started);
         this.#batch = [];
+        // The saved batch no longer waits: without this, `queued` stays at
+        // its size until the next push.
+        this.#updateQueued();
         this.#attempts = 0;
         this.#batchLimit = Math.min(this.#batchLimit * 2, this.#o.maxBatch);
         backoff = this.#o.minBackoffMs;
@@ -254,7 +257,7 @@ export class StoreQueue {
           continue;
         }
         this.#failed(error, backoff);
-        await this.#sleep(backoff);
+        await this.#sleep(jitter(backoff));
         backoff = Math.min(backoff * 2, this.#o.maxBackoffMs);
       }
     }
@@ -395,6 +398,11 @@ export class StoreQueue {
       this.#interrupt = done;
     });
   }
+}
+
+/** ±20 %, so a fleet does not retry a restarted store in lockstep. */
+function jitter(ms: number): number {
+  return ms * (0.8 + Math.random() * 0.4);
 }
 
 /** A FIFO with O(1) push and shift (an array with a moving head). */

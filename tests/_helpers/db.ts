@@ -158,3 +158,71 @@ export async function makeDocument(
     server,
   };
 }
+
+/** Server flags that store into `db` and/or `redis` (ports overridable). */
+export function storeArgs(
+  { db, redis, mysqlPort, redisPort }: {
+    db?: TestDatabase;
+    redis?: TestRedis;
+    mysqlPort?: number;
+    redisPort?: number;
+  },
+): string[] {
+  const args: string[] = [];
+  if (db) {
+    const c = db.config(mysqlPort);
+    args.push(
+      "--use-mysql",
+      "--mysql-host",
+      c.host,
+      "--mysql-port",
+      String(c.port),
+      "--mysql-user",
+      c.user,
+      "--mysql-pass",
+      c.password,
+      "--mysql-db",
+      c.database,
+    );
+  }
+  if (redis) {
+    const c = redis.config(redisPort);
+    args.push(
+      "--use-redis",
+      "--redis-host",
+      c.host,
+      "--redis-port",
+      String(c.port),
+      "--redis-db",
+      String(c.db),
+      "--redis-key-prefix",
+      redis.prefix,
+    );
+  }
+  return args;
+}
+
+/** A document as a server's DATA line shows it (SPEC 1.3). */
+export interface PrintedDocument {
+  ip: string;
+  port: number;
+  payload: string;
+  hash: string;
+}
+
+/** Parses a server's DATA lines back into documents. */
+export function printedDocuments(stdout: readonly string[]): PrintedDocument[] {
+  const out: PrintedDocument[] = [];
+  for (const line of stdout) {
+    const m = /^DATA - (?:\[([^\]]+)\]|([^:]+)):(\d+) - (.*)$/.exec(line);
+    if (!m) continue;
+    const payload = m[4].replaceAll("\\n", "\n");
+    out.push({
+      ip: m[1] ?? m[2],
+      port: Number(m[3]),
+      payload,
+      hash: sha256Hex(payload),
+    });
+  }
+  return out;
+}
