@@ -103,6 +103,8 @@ export interface ServerConfig extends CommonConfig {
   tls?: { certFile: string; keyFile: string };
   /** Networks (CIDR) peers may connect from; empty allows any. */
   allowFrom: string[];
+  /** Port of `/livez`, `/readyz` and `/metrics`; 0 serves none. */
+  metricsPort: number;
 }
 
 /** Configuration of `stats.ts`. */
@@ -469,6 +471,14 @@ export const SERVER_OPTIONS: OptionSpec[] = [
     env: ["ETH_SERVER_ALLOW_FROM"],
     help: "accept clients only from these networks (default: any)",
   },
+  {
+    name: "metrics-port",
+    type: "string",
+    value: "PORT",
+    default: "0",
+    env: ["ETH_SERVER_METRICS_PORT"],
+    help: "serve /livez, /readyz and /metrics on this port (0: off)",
+  },
   ...COMMON_OPTIONS,
 ];
 
@@ -623,6 +633,7 @@ export function parseServerConfig(args: string[], env: Env): ServerConfig {
       idleTimeoutMs: 0,
       maxConnections: 0,
       allowFrom: [],
+      metricsPort: 0,
     };
   }
   return {
@@ -656,6 +667,7 @@ export function parseServerConfig(args: string[], env: Env): ServerConfig {
     }),
     tls: serverTls(v),
     allowFrom: allowFrom(v),
+    metricsPort: portOption(v, "metrics-port", true),
   };
 }
 

@@ -9,6 +9,7 @@ import { ConfigError, type ServerConfig } from "./config.ts";
 import { IngestServer } from "./ingest.ts";
 import type { MainContext } from "./main.ts";
 import { LineWriter } from "./output.ts";
+import { ServerMetrics, serveServerHealth } from "./server_metrics.ts";
 import { Storage } from "./store/storage.ts";
 import { BlockTemplate } from "./template.ts";
 
@@ -21,10 +22,12 @@ export async function runServer(
     : await BlockTemplate.load(config.template);
   const listener = await openListener(config);
   const port = (listener.addr as Deno.NetAddr).port;
+  const metrics = config.metricsPort > 0 ? new ServerMetrics() : undefined;
   // Stores open in the background, retrying: documents are queued meanwhile.
   const storage = Storage.open(config.store, {
     capacity: config.storeQueueSize,
     log,
+    onLatency: metrics?.onStoreLatency,
   });
   const out = new LineWriter();
   const server = new IngestServer(listener, {
@@ -41,11 +44,20 @@ export async function runServer(
     log,
   });
   log.info(`Listening on ${config.host}:${server.addr.port}`);
+  const health = metrics && serveServerHealth(metrics, {
+    hostname: config.host,
+    port: config.metricsPort,
+    ingest: server.stats,
+    storage,
+    closing: () => signal.aborted,
+    log,
+  });
   signal.addEventListener("abort", () => server.shutdown(), { once: true });
   await server.serve();
   await server.shutdown();
   await out.flush();
   await storage?.close(config.storeFlushTimeoutMs);
+  await health?.shutdown();
   log.info("Stopped");
 }
 
