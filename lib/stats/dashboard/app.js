@@ -19,6 +19,7 @@ const numberFormat = new Intl.NumberFormat("en-US");
 const timeFormat = new Intl.DateTimeFormat(undefined, {
   hour: "2-digit",
   minute: "2-digit",
+  hourCycle: "h23",
 });
 
 /** Fetches one JSON route; rejects with the status on anything but 200. */
@@ -176,10 +177,12 @@ function renderChart(series) {
     );
     parts.push(bar);
     if ((buckets.length - 1 - i) % 5 === 0) {
+      // The newest label ends at the plot's edge instead of overflowing it.
+      const last = i === buckets.length - 1;
       parts.push(svg("text", {
-        x: x + slot / 2,
+        x: last ? CHART.width - CHART.right : x + slot / 2,
         y: CHART.height - 6,
-        "text-anchor": "middle",
+        "text-anchor": last ? "end" : "middle",
       }, timeFormat.format(new Date(bucket.startMs))));
     }
   });
