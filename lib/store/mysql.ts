@@ -120,7 +120,7 @@ export class MysqlWriter implements StoreWriter {
    */
   static async open(
     config: MysqlConfig,
-    { log = silentLogger, connectionLimit = 4 }: {
+    { log = silentLogger, connectionLimit = 2 }: {
       log?: Logger;
       connectionLimit?: number;
     } = {},
