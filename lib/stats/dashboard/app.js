@@ -165,6 +165,7 @@ function renderChart(series) {
       height: Math.max(0, height),
       rx: 2,
       "data-count": bucket.count,
+      "data-start": bucket.startMs,
     });
     bar.append(
       svg(
