@@ -5,6 +5,7 @@
  * @module
  */
 import { Eta } from "eta";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /** Largest block number a document may carry (the range of a `uint64`). */
@@ -14,6 +15,73 @@ export const MAX_BLOCK = 2n ** 64n - 1n;
 export const DEFAULT_TEMPLATE_PATH: string = fileURLToPath(
   new URL("../templates/block.eta", import.meta.url),
 );
+
+/** Where {@linkcode findDefaultTemplate} looks; injectable for tests. */
+export interface TemplateLookupOptions {
+  /** URL of this module (default `import.meta.url`). */
+  moduleUrl?: string;
+  /** Path of the running executable (default `Deno.execPath()`). */
+  execPath?: string;
+}
+
+/**
+ * The places the default template may be, in order: next to this module
+ * (a source checkout; in a binary from `deno task compile`, `import.meta.url`
+ * points into the binary's embedded file system, where `--include templates`
+ * put the file at the same relative path), then `templates/block.eta` beside
+ * the executable, for a binary built without the template embedded.
+ */
+export function defaultTemplateCandidates(
+  options: TemplateLookupOptions = {},
+): string[] {
+  const moduleUrl = options.moduleUrl ?? import.meta.url;
+  const candidates: string[] = [];
+  if (moduleUrl.startsWith("file:")) {
+    candidates.push(
+      fileURLToPath(new URL("../templates/block.eta", moduleUrl)),
+    );
+  }
+  let execPath = options.execPath;
+  if (execPath === undefined) {
+    try {
+      execPath = Deno.execPath();
+    } catch {
+      // Without read permission only the embedded/source copy is looked at.
+    }
+  }
+  if (execPath !== undefined) {
+    const beside = join(dirname(execPath), "templates", "block.eta");
+    if (!candidates.includes(beside)) candidates.push(beside);
+  }
+  return candidates;
+}
+
+/**
+ * Returns the first of {@linkcode defaultTemplateCandidates} that is a
+ * readable file, or throws a {@linkcode TemplateError} naming every place
+ * looked at.
+ */
+export async function findDefaultTemplate(
+  options: TemplateLookupOptions = {},
+): Promise<string> {
+  const candidates = defaultTemplateCandidates(options);
+  for (const path of candidates) {
+    try {
+      if ((await Deno.stat(path)).isFile) return path;
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) {
+        throw new TemplateError(`Cannot read template ${path}`, {
+          cause: error,
+        });
+      }
+    }
+  }
+  throw new TemplateError(
+    `Cannot find the default template: looked in ${
+      candidates.join(" and ")
+    }. Pass --template FILE, or build with \`deno task compile\` (it embeds templates/)`,
+  );
+}
 
 /** A template that cannot be loaded or does not print the block number. */
 export class TemplateError extends Error {
@@ -71,8 +139,12 @@ export class BlockTemplate {
     return new BlockTemplate(source, name);
   }
 
-  /** Reads and compiles a template file (the default one when no path). */
-  static async load(path: string = DEFAULT_TEMPLATE_PATH) {
+  /**
+   * Reads and compiles a template file; without `path`, the default one
+   * found by {@linkcode findDefaultTemplate}.
+   */
+  static async load(path?: string): Promise<BlockTemplate> {
+    path ??= await findDefaultTemplate();
     let source;
     try {
       source = await Deno.readTextFile(path);
