@@ -186,7 +186,7 @@ Deno.test("cat routes: table and keys written by an original Python server", asy
   const payload = async (n: number) => (await makeDocument(n)).payload;
   // Python's time.time() floats; .03125 and .96875 are exact binary ties
   // that Python rounds to even.
-  const [h5m, h21m, h21m1] = await writeOriginal(db, redis, [
+  const [h5m, h21m, h21m1, h21m2] = await writeOriginal(db, redis, [
     {
       payload: await payload(5_000_000),
       score: 1500000000.96875,
@@ -200,6 +200,12 @@ Deno.test("cat routes: table and keys written by an original Python server", asy
     {
       payload: await payload(21_000_001),
       score: 1700000000.123456,
+      ip: "10.0.0.7",
+    },
+    // Read back as ms and divided again this would print .8151.
+    {
+      payload: await payload(21_000_002),
+      score: 1700890766.81515,
       ip: "10.0.0.7",
     },
   ]);
@@ -217,11 +223,12 @@ Deno.test("cat routes: table and keys written by an original Python server", asy
       // (Python tabulate 0.8.9, see stats_tabulate_test.ts).
       hashes:
         "hash                                                                    timestamp\n" +
+        `${h21m2}  1700890766.8152\n` +
         `${h21m1}  1700000000.1235\n` +
         `${h21m}  1600000000.0312\n` +
         `${h5m}  1500000000.9688`,
       clients:
-        "client         count\n2001:db8::1       12\n10.0.0.7           1",
+        "client         count\n2001:db8::1       12\n10.0.0.7           2",
       document: { hash: h5m, payload: await payload(5_000_000) },
       unknown: (await makeDocument(1)).hash,
     });

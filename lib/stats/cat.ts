@@ -47,7 +47,7 @@ export async function catHashes(reader: StoreReader): Promise<Response> {
   const blocks = await reader.recentBlocks({ limit: CAT_HASHES_LIMIT });
   return textResponse(formatPlainTable(
     [{ header: "hash", kind: "text" }, { header: "timestamp", kind: "float" }],
-    blocks.map((b) => [b.hash, b.firstSeen / 1000]),
+    blocks.map((b) => [b.hash, b.score ?? b.firstSeen / 1000]),
   ));
 }
 

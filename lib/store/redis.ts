@@ -248,12 +248,13 @@ export class RedisReader implements StoreReader {
         );
         for (let i = 0; i < page.length && found.length < limit; i += 2) {
           const hash = page[i];
-          const firstSeen = Number(page[i + 1]) * 1000;
+          const score = Number(page[i + 1]);
+          const firstSeen = score * 1000;
           if (
             before && !(firstSeen < before.firstSeen ||
               (firstSeen === before.firstSeen && hash < before.hash))
           ) continue;
-          found.push([hash, firstSeen]);
+          found.push([hash, score]);
         }
         offset += page.length / 2;
         if (page.length / 2 < limit + 16) break;
@@ -262,6 +263,7 @@ export class RedisReader implements StoreReader {
     });
   }
 
+  /** Records of `[hash, score]` pairs. */
   async #records(
     client: Redis,
     found: [string, number][],
@@ -272,10 +274,11 @@ export class RedisReader implements StoreReader {
       client.hmget(this.#keys.blocks, ...hashes),
       client.hmget(this.#keys.servers, ...hashes),
     ]);
-    return found.map(([hash, firstSeen], i) => ({
+    return found.map(([hash, score], i) => ({
       hash,
       block: blocks[i] == null ? null : BigInt(blocks[i]!),
-      firstSeen,
+      firstSeen: score * 1000,
+      score,
       server: servers[i] ?? null,
     }));
   }
@@ -287,7 +290,7 @@ export class RedisReader implements StoreReader {
       if (score === null) return undefined;
       const [record] = await this.#records(client, [[
         hash,
-        Number(score) * 1000,
+        Number(score),
       ]]);
       return record;
     });

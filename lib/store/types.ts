@@ -32,6 +32,12 @@ export interface BlockRecord {
    * fractions of a ms). 0 when unknown: a row only an original server wrote.
    */
   firstSeen: number;
+  /**
+   * The `eth:hashes` score exactly (Unix seconds), when read from Redis:
+   * `/_cat/hashes` prints it as the original did, which `firstSeen / 1000`
+   * can miss by one in the 4th decimal.
+   */
+  score?: number;
   /** Last time any of our servers received a copy, when known. */
   lastSeen?: number;
   /** Copies our servers received (first included), when known. */
