@@ -1,15 +1,31 @@
 /**
- * The client program, wired from its parts: an RPC client, a follower that
- * sends every new block in order, and the poll loop.
+ * The client program, wired from its parts: head sources (a newHeads
+ * subscription on ws:// endpoints, polling of http:// ones), a guard against
+ * absurd heads, a follower that sends every new block in order with a
+ * checkpoint, rotation over several servers, and health/metrics.
  *
  * @module
  */
+import {
+  CheckpointError,
+  probeCheckpoint,
+  readCheckpoint,
+  writeCheckpoint,
+} from "./checkpoint.ts";
 import { ConfigError } from "./cli.ts";
 import type { ClientConfig } from "./config.ts";
 import { BlockFollower } from "./follower.ts";
 import { HeadGuard } from "./head_guard.ts";
 import type { MainContext } from "./main.ts";
-import { pollHeads } from "./poller.ts";
+import { type Labels, Registry, serveHealth } from "./metrics.ts";
+import {
+  abortableSleep,
+  isStale,
+  newPollerStats,
+  type PollerStats,
+  pollHeads,
+  recordHead,
+} from "./poller.ts";
 import { redactUrl, RpcClient } from "./rpc.ts";
 import {
   formatServer,
@@ -19,6 +35,7 @@ import {
 } from "./sender.ts";
 import { BlockTemplate } from "./template.ts";
 import type { Logger } from "./log.ts";
+import { WsHeads } from "./ws_heads.ts";
 
 /** Options for {@linkcode createRotatingSender}. */
 export interface RotatingSenderOptions {
@@ -66,52 +83,282 @@ export async function runClient(
   { config, log, signal }: MainContext<ClientConfig>,
 ): Promise<void> {
   const template = await BlockTemplate.load(config.template);
-  const ws = config.rpcUrls.filter((u) => /^wss?:/i.test(u));
-  if (ws.length > 0) {
-    throw new ConfigError(
-      `--rpc-url ${ws[0]}: WebSocket endpoints are not supported yet`,
-    );
-  }
-  const rpc = new RpcClient(config.rpcUrls, {
-    timeoutMs: config.rpcTimeoutMs,
-    onSwitch: (url, previous) => {
-      const line = `Using RPC endpoint ${redactUrl(url)}`;
-      if (previous === undefined) log.info(line);
-      else log.warn(`${line} (was ${redactUrl(previous)})`);
-    },
-  });
+  const wsUrls = config.rpcUrls.filter((u) => /^wss?:/i.test(u));
+  const httpUrls = config.rpcUrls.filter((u) => !/^wss?:/i.test(u));
+  const lastSent = await loadCheckpoint(config.stateFile);
+  const stats = newPollerStats();
+  const rpc = httpUrls.length > 0
+    ? new RpcClient(httpUrls, {
+      timeoutMs: config.rpcTimeoutMs,
+      cooldownMs: config.rpcCooldownMs,
+    })
+    : undefined;
+  // No abort signal: a document in flight at shutdown is finished (within
+  // --timeout) rather than cut off after the server may have printed it.
   const send = createRotatingSender(config.servers, {
     timeoutMs: config.timeoutMs,
-    signal,
     log,
     tls: await loadClientTls(config.tls),
   });
-  const guard = new HeadGuard({ log });
+  const { stateFile } = config;
   const follower = new BlockFollower({
     log,
+    lastSent,
+    maxBackfill: config.maxBackfill,
+    signal,
     send: async (block) => {
       const server = await send(template.render(block));
       log.debug(`Block ${block} sent to ${formatServer(server)}`);
     },
+    onSent: stateFile
+      ? (block) => writeCheckpoint(stateFile, block)
+      : undefined,
   });
-  log.info(
-    `Polling ${config.rpcUrls.map(redactUrl).join(", ")} every ${
-      config.intervalMs / 1000
-    } s`,
+  if (lastSent !== undefined) {
+    log.info(`Resuming after block ${lastSent} (from ${stateFile})`);
+  }
+  const guard = new HeadGuard({ log });
+  const onHead = (head: bigint): Promise<boolean> => {
+    const believed = guard.check(head);
+    // false: ask again soon, so a held head is confirmed or dropped.
+    if (believed === undefined) return Promise.resolve(false);
+    recordHead(stats, believed, { log });
+    return follower.advance(believed);
+  };
+  let using: string | undefined;
+  const use = (url: string) => {
+    if (url === using) return;
+    const line = `Using RPC endpoint ${redactUrl(url)}`;
+    if (using === undefined) log.info(line);
+    else log.warn(`${line} (was ${redactUrl(using)})`);
+    using = url;
+  };
+  const ws = wsUrls.length > 0
+    ? new WsHeads(wsUrls, {
+      signal,
+      timeoutMs: config.rpcTimeoutMs,
+      cooldownMs: config.rpcCooldownMs,
+      log,
+      onHead: (head, url) => {
+        use(url);
+        // Unfinished (a held head, a failed send): the poll loop asks again
+        // now over the socket and retries with its backoff.
+        onHead(head).then(
+          (done) => done || wake(),
+          (error) =>
+            log.error(`Handling head ${head}: ${(error as Error).message}`),
+        );
+      },
+    })
+    : undefined;
+  let wake = () => {};
+  const sleep = (ms: number, s: AbortSignal) => {
+    const early = new AbortController();
+    wake = () => early.abort();
+    return abortableSleep(ms, AbortSignal.any([s, early.signal]));
+  };
+  const fetchHead = async (s: AbortSignal): Promise<bigint | undefined> => {
+    if (ws?.connected) {
+      const url = ws.current!;
+      try {
+        const head = await ws.blockNumber(s);
+        use(url);
+        return head;
+      } catch (error) {
+        // Counted and logged by WsHeads; HTTP, if any, answers this poll.
+        if (s.aborted || !rpc) return undefined;
+        log.debug(`${(error as Error).message}; polling HTTP instead`);
+      }
+    }
+    if (!rpc) return undefined;
+    const head = await rpc.blockNumber(s);
+    use(rpc.current!);
+    return head;
+  };
+  const staleFor = () => Math.round((Date.now() - stats.lastHeadAt) / 1000);
+  const onStale = () => {
+    // A node whose head stopped moving is left for another, if there is one.
+    const reason = `no new block for ${staleFor()} s`;
+    if (ws?.connected) {
+      if (ws.endpoints.length > 1 || rpc) ws.markDown(reason);
+    } else if (rpc && rpc.endpoints.length > 1 && rpc.current) {
+      rpc.markDown(rpc.current);
+      log.warn(
+        `Leaving ${redactUrl(rpc.current)} for ${
+          config.rpcCooldownMs / 1000
+        } s: ${reason}`,
+      );
+    }
+  };
+  const metrics = config.metricsPort > 0
+    ? serveHealth({
+      port: config.metricsPort,
+      registry: clientMetrics({ stats, follower, guard, ws }),
+      signal,
+      notReady: () =>
+        isStale(stats, config.staleAfterMs)
+          ? `no new block for ${staleFor()} s (head ${stats.head ?? "unknown"})`
+          : undefined,
+      onListen: ({ port }) => log.info(`Metrics on port ${port}`),
+    })
+    : undefined;
+  log.info(describeSources(wsUrls, httpUrls, config.intervalMs));
+  const subscribing = ws?.run();
+  try {
+    await ws?.firstAttempt;
+    await pollHeads({
+      fetchHead,
+      onHead,
+      intervalMs: config.intervalMs,
+      staleAfterMs: config.staleAfterMs,
+      onStale,
+      recordHeads: false,
+      sleep,
+      stats,
+      signal,
+      log,
+    });
+  } finally {
+    await subscribing;
+    await follower.idle();
+    await metrics?.finished;
+  }
+}
+
+function describeSources(ws: string[], http: string[], intervalMs: number) {
+  const every = `every ${intervalMs / 1000} s`;
+  const list = (urls: string[]) => urls.map(redactUrl).join(", ");
+  if (ws.length === 0) return `Polling ${list(http)} ${every}`;
+  const subscribe = `Subscribing to newHeads on ${list(ws)}`;
+  return http.length === 0
+    ? `${subscribe}, with eth_blockNumber over the socket ${every}`
+    : `${subscribe}; polling ${list(http)} ${every} while no socket is up`;
+}
+
+/** Reads `--state-file`; an unreadable or corrupt one stops the client. */
+async function loadCheckpoint(path: string | undefined) {
+  if (path === undefined) return undefined;
+  try {
+    const lastSent = await readCheckpoint(path);
+    await probeCheckpoint(path);
+    return lastSent;
+  } catch (error) {
+    if (error instanceof CheckpointError) throw new ConfigError(error.message);
+    throw error;
+  }
+}
+
+/** The client's Prometheus metrics, read from the live counters. */
+function clientMetrics(
+  { stats, follower, guard, ws }: {
+    stats: PollerStats;
+    follower: BlockFollower;
+    guard: HeadGuard;
+    ws?: WsHeads;
+  },
+): Registry {
+  const r = new Registry();
+  const f = follower.stats;
+  r.collect(
+    "eth_client_polls_total",
+    "Head polls made.",
+    "counter",
+    () => stats.polls,
   );
-  await pollHeads({
-    fetchHead: (s) => rpc.blockNumber(s),
-    onHead: (head) => {
-      const believed = guard.check(head);
-      // false: poll again soon, so a held head is confirmed or dropped.
-      return believed === undefined
-        ? Promise.resolve(false)
-        : follower.advance(believed);
-    },
-    intervalMs: config.intervalMs,
-    signal,
-    log,
-  });
+  r.collect(
+    "eth_client_rpc_errors_total",
+    "Failed RPC requests and bad messages, by error kind and transport.",
+    "counter",
+    () => [
+      ...Object.entries(stats.errors).map(([kind, n]) =>
+        [{ kind, transport: "http" }, n] as [Labels, number]
+      ),
+      ...Object.entries(ws?.stats.errors ?? {}).map(([kind, n]) =>
+        [{ kind, transport: "ws" }, n] as [Labels, number]
+      ),
+    ],
+  );
+  r.collect(
+    "eth_client_blocks_sent_total",
+    "Documents delivered.",
+    "counter",
+    () => f.sent,
+  );
+  r.collect(
+    "eth_client_blocks_backfilled_total",
+    "Of those, blocks sent to fill a gap (not the head itself).",
+    "counter",
+    () => f.backfilled,
+  );
+  r.collect(
+    "eth_client_blocks_skipped_total",
+    "Blocks never sent because a gap exceeded --max-backfill.",
+    "counter",
+    () => f.skipped,
+  );
+  r.collect(
+    "eth_client_send_failures_total",
+    "Documents no server accepted (retried).",
+    "counter",
+    () => f.sendFailures,
+  );
+  r.collect(
+    "eth_client_stale_heads_total",
+    "Heads below one seen before (lagging nodes); never sent.",
+    "counter",
+    () => f.staleHeads,
+  );
+  r.collect(
+    "eth_client_heads_held_total",
+    "Heads held back until a second answer confirmed a large jump.",
+    "counter",
+    () => guard.stats.held,
+  );
+  r.collect(
+    "eth_client_heads_discarded_total",
+    "Held heads the next answer did not confirm.",
+    "counter",
+    () => guard.stats.discarded,
+  );
+  r.collect(
+    "eth_client_head_block",
+    "Highest head seen.",
+    "gauge",
+    () => Number(f.head ?? -1n),
+  );
+  r.collect(
+    "eth_client_last_sent_block",
+    "Last block sent.",
+    "gauge",
+    () => Number(follower.lastSent ?? -1n),
+  );
+  r.collect(
+    "eth_client_seconds_since_new_head",
+    "Seconds since the head last moved.",
+    "gauge",
+    () => (Date.now() - stats.lastHeadAt) / 1000,
+  );
+  r.collect(
+    "eth_client_stale",
+    "1 while no new head came for --stale-after.",
+    "gauge",
+    () => stats.stale ? 1 : 0,
+  );
+  if (ws) {
+    r.collect(
+      "eth_client_ws_connected",
+      "1 while a newHeads subscription is live.",
+      "gauge",
+      () => ws.connected ? 1 : 0,
+    );
+    r.collect(
+      "eth_client_ws_connects_total",
+      "newHeads subscriptions established.",
+      "counter",
+      () => ws.stats.connects,
+    );
+  }
+  return r;
 }
 
 /** Reads the CA file of `--tls-ca`, if any; unreadable is a ConfigError. */

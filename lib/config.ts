@@ -77,6 +77,16 @@ export interface ClientConfig extends CommonConfig {
   timeoutMs: number;
   /** JSON-RPC request timeout in ms. */
   rpcTimeoutMs: number;
+  /** How long a failed RPC endpoint is skipped, in ms. */
+  rpcCooldownMs: number;
+  /** Most documents sent for one jump of the head. */
+  maxBackfill: number;
+  /** Checkpoint file keeping the last block sent, if any. */
+  stateFile?: string;
+  /** No new head for this long (ms) is a warning and fails `/readyz`. */
+  staleAfterMs: number;
+  /** Port of `/livez`, `/readyz` and `/metrics`; 0 serves none. */
+  metricsPort: number;
   /** Template file, or undefined for the built-in one. */
   template?: string;
   /** Speak TLS to the servers; `caFile` adds a private CA to trust. */
@@ -325,7 +335,7 @@ export const CLIENT_OPTIONS: OptionSpec[] = [
     value: "SECONDS",
     default: "5",
     env: ["ETH_CLIENT_INTERVAL"],
-    help: "poll interval (may be fractional)",
+    help: "poll interval (may be fractional); with ws:// the heartbeat",
   },
   {
     name: "timeout",
@@ -349,6 +359,48 @@ export const CLIENT_OPTIONS: OptionSpec[] = [
     value: "FILE",
     env: ["ETH_CLIENT_TEMPLATE"],
     help: "Eta template of the document (default: templates/block.eta)",
+  },
+  {
+    name: "max-backfill",
+    type: "string",
+    value: "N",
+    default: "128",
+    env: ["ETH_CLIENT_MAX_BACKFILL"],
+    help: "most blocks sent when the head jumps; older ones are skipped",
+  },
+  {
+    name: "state-file",
+    type: "string",
+    value: "FILE",
+    default: "",
+    env: ["ETH_CLIENT_STATE_FILE"],
+    help: "checkpoint of the last block sent, to resume after a restart " +
+      "(default: none)",
+  },
+  {
+    name: "stale-after",
+    type: "string",
+    value: "SECONDS",
+    default: "60",
+    env: ["ETH_CLIENT_STALE_AFTER"],
+    help: "warn and fail /readyz when no new block came for this long",
+  },
+  {
+    name: "rpc-cooldown",
+    type: "string",
+    value: "SECONDS",
+    default: "30",
+    env: ["ETH_CLIENT_RPC_COOLDOWN"],
+    help: "skip a failed RPC endpoint this long before trying it again " +
+      "(ws://: the longest reconnect backoff)",
+  },
+  {
+    name: "metrics-port",
+    type: "string",
+    value: "PORT",
+    default: "0",
+    env: ["ETH_CLIENT_METRICS_PORT"],
+    help: "serve /livez, /readyz and /metrics on this port (0: off)",
   },
   {
     name: "tls",
@@ -535,7 +587,8 @@ export function parseHostPort(
 export function parseClientConfig(args: string[], env: Env): ClientConfig {
   const help = helpText(
     "deno task client --host HOST --port PORT [options]",
-    "Polls an Ethereum node and sends a document to a server for each new block.",
+    "Follows an Ethereum node (polling, or newHeads over ws://) and sends a " +
+      "document to a server for every new block, in order.",
     CLIENT_OPTIONS,
   );
   const v = parseOptions(CLIENT_OPTIONS, args, env);
@@ -548,6 +601,10 @@ export function parseClientConfig(args: string[], env: Env): ClientConfig {
       intervalMs: 0,
       timeoutMs: 0,
       rpcTimeoutMs: 0,
+      rpcCooldownMs: 0,
+      maxBackfill: 0,
+      staleAfterMs: 0,
+      metricsPort: 0,
     };
   }
   const hosts = (v.host as string[] | undefined) ?? [];
@@ -578,6 +635,19 @@ export function parseClientConfig(args: string[], env: Env): ClientConfig {
     timeoutMs: numberOption(v, "timeout", { min: 0.01, max: 600 }) * 1000,
     rpcTimeoutMs: numberOption(v, "rpc-timeout", { min: 0.01, max: 600 }) *
       1000,
+    rpcCooldownMs: numberOption(v, "rpc-cooldown", { min: 0, max: 86400 }) *
+      1000,
+    maxBackfill: numberOption(v, "max-backfill", {
+      min: 0,
+      max: 1_000_000,
+      integer: true,
+    }),
+    stateFile: typeof v["state-file"] === "string" && v["state-file"] !== ""
+      ? v["state-file"]
+      : undefined,
+    staleAfterMs: numberOption(v, "stale-after", { min: 0.01, max: 86400 }) *
+      1000,
+    metricsPort: portOption(v, "metrics-port", true),
     template: v.template as string | undefined,
     tls: clientTls(v),
   };
@@ -689,5 +759,72 @@ export function parseStatsConfig(args: string[], env: Env): StatsConfig {
     port: portOption(v, "port", true),
     store: storeConfig(v, env, true),
     staleAfterMs: numberOption(v, "stale-after", { max: 86400 * 365 }) * 1000,
+  };
+}
+
+/** Configuration of `scripts/devnet.ts`. */
+export interface DevnetConfig extends CommonConfig {
+  host: string;
+  port: number;
+  /** Seconds between blocks; 0 mines only on transactions and `anvil_mine`. */
+  blockTime: number;
+  /** File the chain is saved to on exit and loaded from on start. */
+  stateFile?: string;
+}
+
+/** Option table of `scripts/devnet.ts`. */
+export const DEVNET_OPTIONS: OptionSpec[] = [
+  {
+    name: "host",
+    type: "string",
+    value: "HOST",
+    default: "127.0.0.1",
+    env: ["ETH_DEVNET_HOST"],
+    help: "address anvil listens on",
+  },
+  {
+    name: "port",
+    type: "string",
+    value: "PORT",
+    default: "8545",
+    env: ["ETH_DEVNET_PORT"],
+    help: "JSON-RPC port (HTTP and WebSocket)",
+  },
+  {
+    name: "block-time",
+    type: "string",
+    value: "SECONDS",
+    default: "2",
+    env: ["ETH_DEVNET_BLOCK_TIME"],
+    help: "mine a block this often (may be fractional; 0: only on demand)",
+  },
+  {
+    name: "state",
+    type: "string",
+    value: "FILE",
+    default: "",
+    env: ["ETH_DEVNET_STATE"],
+    help: "keep the chain in this file across restarts (default: none)",
+  },
+  ...COMMON_OPTIONS,
+];
+
+/** Parses the devnet script's flags and environment. */
+export function parseDevnetConfig(args: string[], env: Env): DevnetConfig {
+  const help = helpText(
+    "deno task devnet [options]",
+    "Runs a local anvil chain and prints the ETH_RPC_URL to use.",
+    DEVNET_OPTIONS,
+  );
+  const v = parseOptions(DEVNET_OPTIONS, args, env);
+  const base = common(v, help);
+  if (base.help) return { ...base, host: "", port: 0, blockTime: 0 };
+  const state = v.state;
+  return {
+    ...base,
+    host: v.host as string,
+    port: portOption(v, "port"),
+    blockTime: numberOption(v, "block-time", { min: 0, max: 86400 }),
+    stateFile: typeof state === "string" && state !== "" ? state : undefined,
   };
 }

@@ -119,6 +119,15 @@ export class RpcClient {
   }
 
   /**
+   * Skips `endpoint` for a cool-down although it answers, e.g. because its
+   * head stopped moving; the next request goes to the next endpoint.
+   */
+  markDown(endpoint: string): void {
+    const i = this.endpoints.indexOf(endpoint);
+    if (i >= 0) this.#downUntil[i] = this.#now() + this.#cooldownMs;
+  }
+
+  /**
    * Calls `method` and returns its `result`, trying endpoints in rank order
    * and skipping those cooling down (unless all are).
    */

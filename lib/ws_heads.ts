@@ -87,6 +87,7 @@ export class WsHeads {
   readonly #random: () => number;
   readonly #downUntil: number[];
   readonly #failures: number[];
+  readonly #attempted = Promise.withResolvers<void>();
   #session: WsSession | undefined;
   #connectedAt = 0;
 
@@ -116,6 +117,15 @@ export class WsHeads {
   /** The endpoint of the live subscription, if any. */
   get current(): string | undefined {
     return this.#session?.url;
+  }
+
+  /**
+   * Resolves once the first connection attempt of {@linkcode WsHeads.run}
+   * succeeded or failed (or the signal aborted), so a fallback need not
+   * start before the subscription had its chance.
+   */
+  get firstAttempt(): Promise<void> {
+    return this.#attempted.promise;
   }
 
   /**
@@ -175,9 +185,11 @@ export class WsHeads {
           continue;
         }
         const session = await this.#connect(index);
+        this.#attempted.resolve();
         if (session) await this.#serve(session);
       }
     } finally {
+      this.#attempted.resolve();
       signal.removeEventListener("abort", onAbort);
       const session = this.#session;
       this.#session = undefined;

@@ -144,6 +144,8 @@ function follow(
 Deno.test("subscribes first, catches up once, then delivers each notification", async () => {
   await using stub = new WsStub(100n);
   await using f = follow([stub.url]);
+  await f.ws.firstAttempt;
+  assert.equal(f.ws.connected, true);
   await waitFor(() => f.heads.length === 1, { what: "the catch-up head" });
   assert.deepEqual(stub.requests, ["eth_subscribe", "eth_blockNumber"]);
   for (const head of [101n, 102n, 103n]) stub.notify(head);
@@ -302,6 +304,8 @@ Deno.test("with no endpoint reachable, run() keeps trying and stops on abort", a
   const url = `ws://127.0.0.1:${listener.addr.port}`;
   listener.close();
   await using f = follow([url]);
+  await f.ws.firstAttempt; // resolves although the attempt failed
+  assert.equal(f.ws.connected, false);
   await waitFor(() => (f.ws.stats.errors.transport ?? 0) >= 3, {
     what: "3 failed connects",
   });
