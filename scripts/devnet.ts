@@ -1,0 +1,150 @@
+/**
+ * `deno task devnet`: a local anvil chain for trying the client without
+ * internet. Prints the `ETH_RPC_URL` to use once the node answers, and
+ * stops anvil on Ctrl-C. Run `deno task devnet --help` for its options.
+ *
+ * @module
+ */
+import {
+  ConfigError,
+  type DevnetConfig,
+  parseDevnetConfig,
+} from "../lib/config.ts";
+import { type MainContext, runMain } from "../lib/main.ts";
+import { abortableSleep } from "../lib/poller.ts";
+
+/** The anvil build used here and in the tests. */
+const ANVIL = "npm:@foundry-rs/anvil@1.7.1";
+/** The first run downloads anvil from npm, which may take a while. */
+const START_TIMEOUT_MS = 120_000;
+
+/** Runs anvil until `signal` aborts or anvil exits. */
+async function runDevnet(
+  { config, log, signal }: MainContext<DevnetConfig>,
+): Promise<void> {
+  assertPortFree(config.host, config.port);
+  const args = [
+    "run",
+    "-A",
+    "--no-config",
+    "--no-lock",
+    ANVIL,
+    "--host",
+    config.host,
+    "--port",
+  ];
+  args.push(String(config.port));
+  if (config.blockTime > 0) args.push("--block-time", String(config.blockTime));
+  if (config.stateFile) args.push("--state", config.stateFile);
+  const child = new Deno.Command(Deno.execPath(), {
+    args,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  // Anvil's banner (accounts, keys) goes to stderr with -v, so stdout holds
+  // only the lines to paste; the tail is kept to explain an early exit.
+  const tail: string[] = [];
+  const forward = (stream: ReadableStream<Uint8Array>) =>
+    stream.pipeThrough(new TextDecoderStream()).pipeTo(
+      new WritableStream({
+        write(text) {
+          for (const line of text.split("\n")) {
+            if (line === "") continue;
+            tail.push(line);
+            if (tail.length > 20) tail.shift();
+            log.debug(`anvil: ${line}`);
+          }
+        },
+      }),
+    ).catch(() => {});
+  const drained = Promise.all([forward(child.stdout), forward(child.stderr)]);
+  const stop = () => {
+    try {
+      child.kill("SIGTERM");
+    } catch {
+      // Already gone.
+    }
+  };
+  signal.addEventListener("abort", stop, { once: true });
+  let exited = false;
+  const status = child.status.finally(() => exited = true);
+  try {
+    const host = config.host.includes(":") ? `[${config.host}]` : config.host;
+    const http = `http://${host}:${config.port}`;
+    if (await waitUntilAnswering(http, signal, () => exited)) {
+      console.log(`export ETH_RPC_URL=${http}`);
+      console.log(
+        `# or, for a newHeads subscription: export ETH_RPC_URL=ws://${host}:${config.port}`,
+      );
+      console.log(
+        `# anvil is ${
+          config.blockTime > 0
+            ? `mining a block every ${config.blockTime} s`
+            : "mining only on demand (anvil_mine)"
+        }; Ctrl-C stops it`,
+      );
+    }
+    const { code } = await status;
+    await drained;
+    if (!signal.aborted) {
+      throw new Error(
+        `anvil exited with status ${code}:\n${tail.join("\n")}`,
+      );
+    }
+  } finally {
+    signal.removeEventListener("abort", stop);
+    stop();
+    await status;
+  }
+}
+
+/** Another node on the port would answer in anvil's place: refuse early. */
+function assertPortFree(hostname: string, port: number) {
+  try {
+    Deno.listen({ hostname, port }).close();
+  } catch (error) {
+    throw new ConfigError(
+      `Cannot listen on ${hostname}:${port}: ${
+        (error as Error).message
+      } (another node running? pick one with --port)`,
+    );
+  }
+}
+
+/** Polls `eth_blockNumber` until it answers; false when stopped first. */
+async function waitUntilAnswering(
+  url: string,
+  signal: AbortSignal,
+  exited: () => boolean,
+): Promise<boolean> {
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  while (!signal.aborted && !exited()) {
+    try {
+      const response = await fetch(url, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({
+          jsonrpc: "2.0",
+          id: 1,
+          method: "eth_blockNumber",
+          params: [],
+        }),
+        signal: AbortSignal.timeout(1000),
+      });
+      const body = await response.json();
+      if (typeof body?.result === "string") return true;
+    } catch {
+      // Not listening yet.
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`anvil did not answer on ${url} within 120 s`);
+    }
+    await abortableSleep(100, signal);
+  }
+  return false;
+}
+
+if (import.meta.main) {
+  await runMain("devnet", parseDevnetConfig, runDevnet);
+}
