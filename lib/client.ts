@@ -190,18 +190,29 @@ export async function runClient(
       );
     }
   };
-  const metrics = config.metricsPort > 0
-    ? serveHealth({
-      port: config.metricsPort,
-      registry: clientMetrics({ stats, follower, guard, ws }),
-      signal,
-      notReady: () =>
-        isStale(stats, config.staleAfterMs)
-          ? `no new block for ${staleFor()} s (head ${stats.head ?? "unknown"})`
-          : undefined,
-      onListen: ({ port }) => log.info(`Metrics on port ${port}`),
-    })
-    : undefined;
+  let metrics: Deno.HttpServer | undefined;
+  if (config.metricsPort > 0) {
+    try {
+      metrics = serveHealth({
+        port: config.metricsPort,
+        registry: clientMetrics({ stats, follower, guard, ws }),
+        signal,
+        notReady: () =>
+          isStale(stats, config.staleAfterMs)
+            ? `no new block for ${staleFor()} s (head ${
+              stats.head ?? "unknown"
+            })`
+            : undefined,
+        onListen: ({ port }) => log.info(`Metrics on port ${port}`),
+      });
+    } catch (error) {
+      throw new ConfigError(
+        `Cannot serve --metrics-port ${config.metricsPort}: ${
+          (error as Error).message
+        }`,
+      );
+    }
+  }
   log.info(describeSources(wsUrls, httpUrls, config.intervalMs));
   const subscribing = ws?.run();
   try {
