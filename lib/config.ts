@@ -124,6 +124,8 @@ export interface StatsConfig extends CommonConfig {
   store: StoreConfig;
   /** `/readyz` fails when no new document arrived for this long, in ms; 0 never. */
   staleAfterMs: number;
+  /** How long a store-backed answer is served again, in ms; 0 never. */
+  cacheTtlMs: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -560,6 +562,14 @@ export const STATS_OPTIONS: OptionSpec[] = [
     env: ["ETH_STATS_STALE_AFTER"],
     help: "/readyz fails when no new document arrived for this long (0: never)",
   },
+  {
+    name: "cache-ttl",
+    type: "string",
+    value: "SECONDS",
+    default: "1",
+    env: ["ETH_STATS_CACHE_TTL"],
+    help: "serve a computed answer again for this long (0: compute each one)",
+  },
   ...storeOptions("ETH_STATS", true),
   ...COMMON_OPTIONS,
 ];
@@ -751,7 +761,14 @@ export function parseStatsConfig(args: string[], env: Env): StatsConfig {
   const v = parseOptions(STATS_OPTIONS, args, env);
   const base = common(v, help);
   if (base.help) {
-    return { ...base, host: "", port: 0, store: {}, staleAfterMs: 0 };
+    return {
+      ...base,
+      host: "",
+      port: 0,
+      store: {},
+      staleAfterMs: 0,
+      cacheTtlMs: 0,
+    };
   }
   return {
     ...base,
@@ -759,6 +776,7 @@ export function parseStatsConfig(args: string[], env: Env): StatsConfig {
     port: portOption(v, "port", true),
     store: storeConfig(v, env, true),
     staleAfterMs: numberOption(v, "stale-after", { max: 86400 * 365 }) * 1000,
+    cacheTtlMs: numberOption(v, "cache-ttl", { max: 3600 }) * 1000,
   };
 }
 

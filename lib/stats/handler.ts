@@ -16,6 +16,7 @@ import {
   apiSeries,
   apiSummary,
 } from "./api.ts";
+import { AnswerCache } from "./cache.ts";
 import { catClients, catDocument, catHashes, catIndex } from "./cat.ts";
 import { DASHBOARD_ASSETS } from "./dashboard.ts";
 import { BadRequestError, parseHash } from "./params.ts";
@@ -34,7 +35,22 @@ export interface StatsHandlerOptions {
   log?: Logger;
   /** Clock in ms. Defaults to `Date.now`. */
   now?: () => number;
+  /**
+   * How long an answer of a store-backed route is served again, in ms;
+   * 0 (the default) computes every answer afresh.
+   */
+  cacheTtlMs?: number;
 }
+
+/** Routes whose answers may be cached: live figures, not health. */
+const CACHED_ROUTES = new Set([
+  "/_cat/hashes",
+  "/_cat/clients",
+  "/api/blocks",
+  "/api/clients",
+  "/api/summary",
+  "/api/series",
+]);
 
 /** The stats API's request handler. */
 export type StatsHandler = (request: Request) => Promise<Response>;
@@ -84,6 +100,7 @@ export function createStatsHandler(
   const registry = options.registry ?? new Registry();
   const log = options.log ?? silentLogger;
   const now = options.now ?? Date.now;
+  const cache = new AnswerCache({ ttlMs: options.cacheTtlMs ?? 0, now });
   const requests = registry.counter(
     "eth_stats_http_requests_total",
     "HTTP requests answered, by route and status code.",
@@ -195,7 +212,15 @@ export function createStatsHandler(
       return response;
     }
     try {
-      return await entry.run(new URL(request.url), param);
+      if (!CACHED_ROUTES.has(entry.name)) {
+        return await entry.run(new URL(request.url), param);
+      }
+      // A cached answer needs no parsed URL: the key is the raw query.
+      const query = request.url.indexOf("?");
+      return await cache.answer(
+        query === -1 ? path : `${path}${request.url.slice(query)}`,
+        () => entry.run(new URL(request.url), param),
+      );
     } catch (error) {
       if (error instanceof BadRequestError) return fail(400, error.message);
       storeErrors.inc();

@@ -21,6 +21,8 @@ export interface StatsServerOptions {
   port?: number;
   /** See {@linkcode StatsHandlerOptions.staleAfterMs}. */
   staleAfterMs?: number;
+  /** See {@linkcode StatsHandlerOptions.cacheTtlMs}. Default 0. */
+  cacheTtlMs?: number;
   /** Metrics registry. Default: a new one. */
   registry?: Registry;
   /** Where to log. */
@@ -72,6 +74,7 @@ export class StatsServer implements AsyncDisposable {
     const log = options.log ?? silentLogger;
     const handler = createStatsHandler(reader, {
       staleAfterMs: options.staleAfterMs,
+      cacheTtlMs: options.cacheTtlMs,
       registry: options.registry,
       log,
     });
@@ -107,7 +110,9 @@ export class StatsServer implements AsyncDisposable {
  * in-process (`deno task demo`). The server owns the reader it opens.
  */
 export async function startStats(
-  config: Pick<StatsConfig, "host" | "port" | "store" | "staleAfterMs">,
+  config:
+    & Pick<StatsConfig, "host" | "port" | "store" | "staleAfterMs">
+    & Partial<Pick<StatsConfig, "cacheTtlMs">>,
   { log = silentLogger, registry }: { log?: Logger; registry?: Registry } = {},
 ): Promise<StatsServer> {
   const reader = await openReader(config.store, { log });
@@ -120,6 +125,7 @@ export async function startStats(
     hostname: config.host,
     port: config.port,
     staleAfterMs: config.staleAfterMs,
+    cacheTtlMs: config.cacheTtlMs,
     registry,
     log,
     closeReader: true,
