@@ -501,7 +501,8 @@ export const SERVER_OPTIONS: OptionSpec[] = [
     value: "N",
     default: "10000",
     env: ["ETH_SERVER_MAX_CONNECTIONS"],
-    help: "connections beyond this many are closed at once",
+    help: "most connections served at once; further peers wait in the " +
+      "listen backlog until one closes",
   },
   {
     name: "tls-cert",

@@ -22,11 +22,14 @@ export type RejectReason =
 
 /** Counters an ingest server keeps, for metrics. */
 export interface IngestStats {
-  /** Connections accepted (including those refused for the limit). */
+  /** Connections accepted. */
   connections: number;
   /** Connections open now. */
   active: number;
-  /** Connections closed at once because `maxConnections` were open. */
+  /**
+   * Times `maxConnections` were open, so accepting paused: further peers
+   * waited in the listen backlog (or timed out there) until one closed.
+   */
   refused: number;
   /** Documents accepted. */
   accepted: number;
@@ -42,7 +45,11 @@ export interface IngestOptions {
   maxFrameBytes?: number;
   /** A connection must complete a frame this often, in ms. Default 5000. */
   idleTimeoutMs?: number;
-  /** Connections beyond this many are closed at once. Default 10000. */
+  /**
+   * Most connections served at once; while this many are open no more are
+   * accepted, so new peers wait in the kernel's listen backlog (and their
+   * sends time out there) rather than being closed unread. Default 10000.
+   */
   maxConnections?: number;
   /** Peers outside these networks are closed before anything is read. */
   allowFrom?: AllowList;
@@ -96,7 +103,8 @@ export class IngestServer {
   readonly #decoder = new TextDecoder("utf-8", { fatal: true });
   #closing = false;
   #idle: PromiseWithResolvers<void> | undefined;
-  #warnedFull = false;
+  #slot: PromiseWithResolvers<void> | undefined;
+  #warnedFullAt = -Infinity;
 
   /** Builds a server over an open listener. */
   constructor(listener: Deno.Listener, options: IngestOptions) {
@@ -115,6 +123,24 @@ export class IngestServer {
   async serve(): Promise<void> {
     const max = this.#options.maxConnections ?? 10_000;
     while (!this.#closing) {
+      if (this.#conns.size >= max) {
+        // Not accepting (rather than accepting and closing) is what keeps
+        // this lossless: a sender whose connection was closed unread would
+        // see an orderly end and count its document as delivered. Waiting
+        // in the listen backlog, it times out and retries instead.
+        this.stats.refused++;
+        const line =
+          `${max} connections are open (--max-connections): new peers wait in the backlog until one closes`;
+        if (this.#now() - this.#warnedFullAt >= 10_000) {
+          this.#warnedFullAt = this.#now();
+          this.#log.warn(line);
+        } else {
+          this.#log.debug(line);
+        }
+        this.#slot = Promise.withResolvers();
+        await this.#slot.promise;
+        continue;
+      }
       let conn: Deno.Conn;
       try {
         conn = await this.#listener.accept();
@@ -127,17 +153,6 @@ export class IngestServer {
       }
       this.stats.connections++;
       if (!this.#allowed(conn)) continue;
-      if (this.#conns.size >= max) {
-        this.stats.refused++;
-        const line =
-          `Refusing a connection: ${max} are open (--max-connections)`;
-        if (this.#warnedFull) this.#log.debug(line);
-        else this.#log.warn(line);
-        this.#warnedFull = true;
-        conn.close();
-        continue;
-      }
-      this.#warnedFull = false;
       this.#handle(conn);
     }
   }
@@ -149,6 +164,7 @@ export class IngestServer {
   async shutdown(graceMs = 2000): Promise<void> {
     if (!this.#closing) {
       this.#closing = true;
+      this.#slot?.resolve();
       try {
         this.#listener.close();
       } catch {
@@ -243,6 +259,7 @@ export class IngestServer {
       closeQuietly(conn);
       this.#conns.delete(conn);
       this.stats.active = this.#conns.size;
+      this.#slot?.resolve();
       if (this.#conns.size === 0) this.#idle?.resolve();
     }
     if (reason !== undefined) {

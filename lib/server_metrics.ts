@@ -87,7 +87,7 @@ export class ServerMetrics {
     );
     r.collect(
       "eth_server_connections_refused_total",
-      "Connections closed at once because --max-connections were open.",
+      "Times --max-connections were open, so accepting paused.",
       "counter",
       () => ingest.refused,
     );

@@ -168,20 +168,27 @@ Deno.test("a connection that completes no frame is closed by the idle timeout", 
   await waitFor(() => s.server.stats.rejected.idle_timeout === 1);
 });
 
-Deno.test("connections beyond --max-connections are closed at once", async () => {
+Deno.test("beyond --max-connections peers wait in the backlog, none is closed unread", async () => {
   await using s = start({ maxConnections: 2 });
   const a = await Deno.connect({ hostname: "127.0.0.1", port: s.port });
   const b = await Deno.connect({ hostname: "127.0.0.1", port: s.port });
   await waitFor(() => s.server.stats.active === 2);
-  const c = await Deno.connect({ hostname: "127.0.0.1", port: s.port });
-  assert.equal(await c.read(new Uint8Array(8)).catch(() => null), null);
-  c.close();
-  assert.equal(s.server.stats.refused, 1);
-  // Capacity frees up again once a connection ends.
+  await waitFor(() => s.server.stats.refused === 1);
+  // A third peer's document waits, unread, in the listen backlog: closing
+  // it unread would let its sender count it as delivered.
+  const sending = sendDocument(
+    { host: "127.0.0.1", port: s.port },
+    template.render(1n),
+    { timeoutMs: 10_000 },
+  );
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(s.server.stats.connections, 2);
+  assert.equal(s.docs.length, 0);
+  // Capacity frees up once a connection ends: it is taken, nothing lost.
   a.close();
-  await waitFor(() => s.server.stats.active === 1);
-  await sendDocument({ host: "127.0.0.1", port: s.port }, template.render(1n));
+  await sending;
   await waitFor(() => s.docs.length === 1);
+  assert.equal(s.docs[0].block, 1n);
   b.close();
 });
 
