@@ -9,6 +9,7 @@ import { ConfigError } from "./cli.ts";
 import type { CommonConfig } from "./config.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { abortableSleep } from "./poller.ts";
+import { TemplateError } from "./template.ts";
 
 /** What a program's body receives. */
 export interface MainContext<C> {
@@ -58,12 +59,27 @@ export async function runMain<C extends CommonConfig>(
       await body({ config, log, signal: controller.signal });
     }
   } catch (error) {
-    if (error instanceof ConfigError) {
-      log.error(error.message);
+    // Problems the user can fix get one line; bugs get a stack trace.
+    if (error instanceof ConfigError || error instanceof TemplateError) {
+      log.error(withCause(error));
       Deno.exit(2);
+    }
+    if (
+      error instanceof Deno.errors.AddrInUse ||
+      error instanceof Deno.errors.AddrNotAvailable ||
+      error instanceof Deno.errors.PermissionDenied ||
+      error instanceof Deno.errors.NotCapable
+    ) {
+      log.error(`Cannot start: ${error.message}`);
+      Deno.exit(1);
     }
     log.error((error as Error).stack ?? String(error));
     Deno.exit(1);
   }
   Deno.exit(0);
+}
+
+function withCause(error: Error): string {
+  const cause = error.cause instanceof Error ? `: ${error.cause.message}` : "";
+  return error.message + cause;
 }

@@ -69,7 +69,17 @@ export async function openListener(
   config: Pick<ServerConfig, "host" | "port" | "tls">,
 ): Promise<Deno.Listener> {
   const { host: hostname, port, tls } = config;
-  if (tls === undefined) return Deno.listen({ hostname, port });
+  if (tls === undefined) {
+    try {
+      return Deno.listen({ hostname, port });
+    } catch (error) {
+      // Name the address: "Address already in use" alone does not say which.
+      if (error instanceof Error) {
+        error.message = `${hostname}:${port}: ${error.message}`;
+      }
+      throw error;
+    }
+  }
   const read = async (flag: string, path: string) => {
     try {
       return await Deno.readTextFile(path);
