@@ -11,6 +11,7 @@ import { ConfigError } from "./cli.ts";
 import type { IngestStats } from "./ingest.ts";
 import type { Logger } from "./log.ts";
 import {
+  DEFAULT_BUCKETS,
   type Histogram,
   type Labels,
   Registry,
@@ -20,22 +21,7 @@ import type { Storage } from "./store/storage.ts";
 import type { StoreQueueStats } from "./store/queue.ts";
 
 /** Batch write latency buckets, in seconds. */
-const STORE_BUCKETS = [
-  0.0005,
-  0.001,
-  0.0025,
-  0.005,
-  0.01,
-  0.025,
-  0.05,
-  0.1,
-  0.25,
-  0.5,
-  1,
-  2.5,
-  5,
-  10,
-];
+const STORE_BUCKETS = [...DEFAULT_BUCKETS, 10];
 
 /**
  * The server's registry. Create it before the storage so its
