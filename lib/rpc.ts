@@ -325,7 +325,9 @@ export function parseRetryAfter(
 
 /**
  * Hides credentials and API keys in an endpoint URL for logging: the user
- * info and the query string are replaced.
+ * info, the query string, and path segments that look like keys (20 or more
+ * letters and digits with at least one digit, as in `/v3/<project id>`) are
+ * replaced.
  */
 export function redactUrl(url: string): string {
   try {
@@ -335,6 +337,11 @@ export function redactUrl(url: string): string {
       u.password = "";
     }
     if (u.search) u.search = "?***";
+    u.pathname = u.pathname.split("/").map((segment) =>
+      segment.length >= 20 && /^[\w.~-]+$/.test(segment) && /\d/.test(segment)
+        ? "***"
+        : segment
+    ).join("/");
     return u.href;
   } catch {
     return url;

@@ -339,3 +339,32 @@ Deno.test("client process: a dead first --rpc-url fails over to the next", async
     new RegExp(`Using RPC endpoint ${good.url.replace(/[/.]/g, "\\$&")}`),
   );
 });
+
+Deno.test("client process: RPC credentials and keys never reach the log", async () => {
+  const key = "9aa3d95b3bc440fa88ea12eaa4456161";
+  await using stub = new RpcStub({
+    script: [
+      { kind: "drop" },
+      { kind: "refuse" },
+      { kind: "hang" },
+      { kind: "http", status: 401, body: `bad key ${key}` },
+      { kind: "rpc_error", code: -32001, message: "unauthorized" },
+    ],
+  });
+  const port = new URL(stub.url).port;
+  const url =
+    `http://user:pw-${key}@127.0.0.1:${port}/v3/${key}?apikey=q-${key}`;
+  await using server = await startServer(["--no-store"]);
+  await using client = runProgram(
+    "client.ts",
+    clientArgs(server.port, [url]),
+  );
+  await waitFor(() => printedBlocks(server.child.stdout).length >= 2, {
+    what: "2 blocks through the keyed URL",
+  });
+  await client.stop("SIGTERM");
+  const log = client.stderr.join("\n");
+  assert.match(log, /Poll failed \(transport\)/);
+  assert.match(log, /http:\/\/\*\*\*@127\.0\.0\.1:\d+\/v3\/\*\*\*\?\*\*\*/);
+  assert.ok(!log.includes(key), "a key reached the client's log");
+});
