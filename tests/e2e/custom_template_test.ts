@@ -40,7 +40,10 @@ Deno.test("--template on client and server: custom documents flow, others are re
       template,
     ]);
     const line = await server.child.waitForLine(/^DATA/);
-    assert.match(line, /^DATA - 127\.0\.0\.1:\d+ - <block>\\n {2}7\\n<\/block>$/);
+    assert.match(
+      line,
+      /^DATA - 127\.0\.0\.1:\d+ - <block>\\n {2}7\\n<\/block>$/,
+    );
     await waitFor(() => server.child.stdout.length === 1);
     assert.equal(
       server.child.stdout.filter((l) => l.startsWith("DATA")).length,
