@@ -31,6 +31,11 @@ export interface Settings {
   tmp: string;
   /** Progress lines (stderr). */
   log: (message: string) => void;
+  /**
+   * CPUs to pin to, when pinning: the load generator on one, the process
+   * under test on the other, so neither takes cycles from the other.
+   */
+  pin?: { load: number; target: number };
 }
 
 /** Options of one load generator run, as its flags. */
@@ -55,10 +60,34 @@ export async function runLoad(
     "--port",
     String(port),
     ...flags,
-  ], { stdout: "piped" });
+  ], { stdout: "piped", cpu: settings.pin?.load });
   const budget = (settings.warmup + settings.duration) * 1000 + 60_000;
   const text = await proc.output(budget);
   return JSON.parse(text.trim().split("\n").at(-1)!) as LoadResult;
+}
+
+/** A load run and the CPU time it cost the process under test. */
+export interface Measured {
+  load: LoadReport;
+  /** CPU seconds the process under test used during the run. */
+  cpuSeconds: number;
+}
+
+/** Runs the load generator against `running`, timing its CPU use. */
+export async function measure(
+  running: Running,
+  load: LoadArgs,
+  settings: Settings,
+): Promise<Measured> {
+  const before = running.proc.usage()?.cpuSeconds ?? 0;
+  const report = await runLoad(running.port, load, settings);
+  const after = running.proc.usage()?.cpuSeconds ?? before;
+  return { load: report, cpuSeconds: after - before };
+}
+
+/** CPU microseconds per successful operation. */
+export function cpuPerOp(m: Measured): number | null {
+  return m.load.ok > 0 ? (m.cpuSeconds * 1e6) / m.load.ok : null;
 }
 
 /** A process under test, listening on `port`. */
@@ -103,25 +132,26 @@ async function started(
 }
 
 /** Starts the bare TCP sink baseline. */
-export function startSink(): Promise<Running> {
+export function startSink(settings: Settings): Promise<Running> {
   return started(
     "bare TCP sink",
     (port) =>
       Proc.deno("sink", "bench/sink.ts", ["--port", String(port)], {
         stdout: "piped",
+        cpu: settings.pin?.target,
       }),
   );
 }
 
 /** Starts the bare Deno.serve baseline. */
-export function startHttpConstant(): Promise<Running> {
+export function startHttpConstant(settings: Settings): Promise<Running> {
   return started(
     "bare Deno.serve",
     (port) =>
       Proc.deno("http constant", "bench/http_constant.ts", [
         "--port",
         String(port),
-      ]),
+      ], { cpu: settings.pin?.target }),
   );
 }
 
@@ -131,6 +161,7 @@ export function startHttpConstant(): Promise<Running> {
  */
 export function startServer(
   args: string[],
+  settings: Settings,
   { stdoutFile }: { stdoutFile?: string } = {},
 ): Promise<Running> {
   return started(
@@ -140,14 +171,20 @@ export function startServer(
         "server",
         "server.ts",
         ["--host", "127.0.0.1", "--port", String(port), ...args],
-        { stdout: stdoutFile ? { file: stdoutFile } : "null" },
+        {
+          stdout: stdoutFile ? { file: stdoutFile } : "null",
+          cpu: settings.pin?.target,
+        },
       ),
     stdoutFile,
   );
 }
 
 /** Starts `stats.ts` on 127.0.0.1 with `args`. */
-export function startStats(args: string[]): Promise<Running> {
+export function startStats(
+  args: string[],
+  settings: Settings,
+): Promise<Running> {
   return started(
     "stats API",
     (port) =>
@@ -157,7 +194,7 @@ export function startStats(args: string[]): Promise<Running> {
         "--port",
         String(port),
         ...args,
-      ]),
+      ], { cpu: settings.pin?.target }),
   );
 }
 

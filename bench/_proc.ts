@@ -29,6 +29,8 @@ export interface ProcOptions {
   stdout?: StdoutTarget;
   /** Extra environment variables. */
   env?: Record<string, string>;
+  /** Run on this CPU only (`taskset -c`). */
+  cpu?: number;
 }
 
 /** Memory and CPU a process used, read from /proc. */
@@ -117,13 +119,22 @@ export class Proc implements AsyncDisposable {
     const target = options.stdout ?? "null";
     let command = cmd;
     let argv = args;
+    if (options.cpu !== undefined) {
+      // taskset execs the program: the pid stays the program's.
+      command = "taskset";
+      argv = ["-c", String(options.cpu), cmd, ...args];
+    }
     if (typeof target === "object") {
       // exec keeps the pid: /proc then describes the program, not a shell.
+      argv = [
+        "-c",
+        'out="$1"; shift; exec "$@" > "$out"',
+        "sh",
+        target.file,
+        command,
+        ...argv,
+      ];
       command = "/bin/sh";
-      argv = ["-c", 'out="$1"; shift; exec "$@" > "$out"', "sh", target.file, [
-        cmd,
-        ...args,
-      ]].flat();
     }
     const child = new Deno.Command(command, {
       args: argv,
@@ -235,6 +246,24 @@ async function collectTail(stream: ReadableStream<Uint8Array>, into: string[]) {
     if (into.length > 40) into.splice(0, into.length - 40);
   }
   if (rest) into.push(rest);
+}
+
+/**
+ * Whether processes can be pinned to CPUs here: `taskset` exists and there
+ * are at least two CPUs.
+ */
+export async function canPin(): Promise<boolean> {
+  if (navigator.hardwareConcurrency < 2) return false;
+  try {
+    const { success } = await new Deno.Command("taskset", {
+      args: ["-c", "0", "true"],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    return success;
+  } catch {
+    return false;
+  }
 }
 
 /** Returns a TCP port that was free a moment ago on 127.0.0.1. */

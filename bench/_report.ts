@@ -29,6 +29,13 @@ export interface ScenarioResult {
   /** Latency percentiles of one operation, in ms, where measured. */
   p50Ms: number | null;
   p99Ms: number | null;
+  /**
+   * CPU time the process under test spent per operation, in microseconds
+   * (median over rounds), and the baseline's under the same load: the cost
+   * comparison, which a saturated load generator cannot hide.
+   */
+  cpuUsPerOp?: number | null;
+  baselineCpuUsPerOp?: number | null;
   /** Peak RSS of the process under test, in bytes, where measured. */
   peakRssBytes: number | null;
   /** Failed operations seen by the load generator (all rounds). */
@@ -64,6 +71,8 @@ export interface RunInfo {
   durationSeconds: number;
   rounds: number;
   concurrency: number;
+  /** Whether and how processes were pinned to CPUs. */
+  pinned: string;
 }
 
 /** Reads the machine description from /proc. */
@@ -76,6 +85,7 @@ export function machineInfo(): Omit<
   | "durationSeconds"
   | "rounds"
   | "concurrency"
+  | "pinned"
 > {
   const cpuinfo = Deno.readTextFileSync("/proc/cpuinfo");
   const meminfo = Deno.readTextFileSync("/proc/meminfo");
@@ -134,6 +144,7 @@ export function table(results: ScenarioResult[]): string {
     "rate",
     "baseline",
     "p50 / p99 ms",
+    "CPU µs/op (baseline)",
     "peak RSS MB",
     "errors / lost",
     "target",
@@ -143,6 +154,7 @@ export function table(results: ScenarioResult[]): string {
       return [
         r.id,
         r.name,
+        "-",
         "-",
         "-",
         "-",
@@ -163,6 +175,11 @@ export function table(results: ScenarioResult[]): string {
       r.p50Ms === null
         ? "-"
         : `${fmtNumber(r.p50Ms, 2)} / ${fmtNumber(r.p99Ms, 2)}`,
+      r.cpuUsPerOp === undefined || r.cpuUsPerOp === null
+        ? "-"
+        : `${fmtNumber(r.cpuUsPerOp, 1)}${
+          r.baselineCpuUsPerOp ? ` (${fmtNumber(r.baselineCpuUsPerOp, 1)})` : ""
+        }`,
       r.peakRssBytes === null ? "-" : fmtNumber(r.peakRssBytes / 1e6, 0),
       r.lost === undefined ? String(r.errors) : `${r.errors} / ${r.lost}`,
       fmtTarget(r),

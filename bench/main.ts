@@ -11,7 +11,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { BENCH_DIR } from "./_proc.ts";
+import { BENCH_DIR, canPin } from "./_proc.ts";
 import type { Settings } from "./_harness.ts";
 import {
   loadAverage,
@@ -34,6 +34,7 @@ const { values } = parseArgs({
     rounds: { type: "string" },
     duration: { type: "string" },
     concurrency: { type: "string", default: "32" },
+    "no-pin": { type: "boolean", default: false },
     help: { type: "boolean", default: false },
   },
 });
@@ -46,6 +47,8 @@ if (values.help) {
   --rounds N         baseline/ours pairs per comparison (default 3; quick 1)
   --duration S       seconds measured per load (default 5; quick 2)
   --concurrency N    clients of the load generator (default 32)
+  --no-pin           let the scheduler place processes (default: the load
+                     generator on CPU 0, the process under test on CPU 1)
   --out FILE         results file (default bench/results.json)`);
   Deno.exit(0);
 }
@@ -63,6 +66,7 @@ const settings: Settings = {
   concurrency: Number(values.concurrency),
   tmp,
   log: (message) => console.error(`bench: ${message}`),
+  pin: !values["no-pin"] && await canPin() ? { load: 0, target: 1 } : undefined,
 };
 
 const scenarios: [
@@ -116,6 +120,9 @@ const run: RunInfo = {
   durationSeconds: settings.duration,
   rounds: settings.rounds,
   concurrency: settings.concurrency,
+  pinned: settings.pin
+    ? `load generator on CPU ${settings.pin.load}, process under test on CPU ${settings.pin.target}`
+    : "no",
 };
 await Deno.writeTextFile(
   values.out!,

@@ -8,10 +8,11 @@ import mysql from "mysql2/promise";
 import { Redis } from "ioredis";
 import { openReader } from "../../lib/store/mod.ts";
 import {
+  cpuPerOp,
   type LoadArgs,
-  type LoadReport,
+  measure,
+  type Measured,
   randomSuffix,
-  runLoad,
   type Settings,
   startServer,
   startSink,
@@ -21,8 +22,7 @@ import {
 import { judge, median, type ScenarioResult } from "../_report.ts";
 
 /** One measured run of a process under a load. */
-interface Run {
-  load: LoadReport;
+interface Run extends Measured {
   stopped: Stopped;
 }
 
@@ -33,18 +33,28 @@ function sum(runs: Run[], pick: (r: Run) => number): number {
 function cpu(runs: Run[]) {
   return runs.map((r) => ({
     rate: Math.round(r.load.rate),
-    serverCpuSeconds: r.stopped.usage?.cpuSeconds ?? null,
+    serverCpuSeconds: round(r.cpuSeconds),
+    serverCpuUsPerDoc: round(cpuPerOp(r)),
     loadCpuSeconds: r.load.cpuSeconds,
-    wallSeconds: r.load.seconds,
+    wallSeconds: round(r.load.seconds),
   }));
+}
+
+function round(n: number | null): number | null {
+  return n === null ? null : Math.round(n * 100) / 100;
+}
+
+function medianCpu(runs: Run[]): number | null {
+  const values = runs.map(cpuPerOp).filter((n) => n !== null);
+  return values.length ? round(median(values)) : null;
 }
 
 async function sinkRun(load: LoadArgs, settings: Settings): Promise<Run> {
   const { value, stopped } = await withProcess(
-    startSink(),
-    (s) => runLoad(s.port, load, settings),
+    startSink(settings),
+    (s) => measure(s, load, settings),
   );
-  return { load: value, stopped };
+  return { ...value, stopped };
 }
 
 async function serverRun(
@@ -54,10 +64,10 @@ async function serverRun(
 ): Promise<Run> {
   const stdoutFile = `${settings.tmp}/stdout-${randomSuffix()}.txt`;
   const { value, stopped } = await withProcess(
-    startServer(args, { stdoutFile }),
-    (s) => runLoad(s.port, load, settings),
+    startServer(args, settings, { stdoutFile }),
+    (s) => measure(s, load, settings),
   );
-  return { load: value, stopped };
+  return { ...value, stopped };
 }
 
 /** Summarises rounds of ours against rounds of the sink. */
@@ -85,6 +95,8 @@ function compare(
     ),
     errors: sum(ours, (r) => r.load.errors),
     lost: Math.max(0, acknowledged - printed),
+    cpuUsPerOp: medianCpu(ours),
+    baselineCpuUsPerOp: medianCpu(sink),
     baseline: { name: "bare TCP sink", rate: baseline },
     ratio: baseline > 0 ? rate / baseline : 0,
     details: {

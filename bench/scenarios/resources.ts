@@ -59,7 +59,7 @@ async function serverMemory(settings: Settings): Promise<ScenarioResult[]> {
     store,
     "--idle-timeout",
     "120",
-  ]);
+  ], settings);
   try {
     await sleep(1000);
     const idle = server.proc.usage();
@@ -138,35 +138,41 @@ async function clientUsage(settings: Settings): Promise<ScenarioResult> {
   const controller = new AbortController();
   const rpc = fakeRpc(rpcPort, controller.signal);
   try {
-    const { value, stopped } = await withProcess(startSink(), async (sink) => {
-      const client = Proc.deno("client", "client.ts", [
-        "--host",
-        "127.0.0.1",
-        "--port",
-        String(sink.port),
-        "--rpc-url",
-        `http://127.0.0.1:${rpcPort}`,
-        "--interval",
-        "0.1",
-      ]);
-      try {
-        const seconds = settings.warmup + settings.duration;
-        settings.log(`scenario 6: client polling for ${seconds} s`);
-        await sleep(settings.warmup * 1000);
-        const before = client.usage();
-        const peak = await sampleWhile(client, sleep(settings.duration * 1000));
-        const after = client.usage();
-        return {
-          before,
-          peak,
-          after,
-          exited: client.exited,
-          stderr: client.stderrTail,
-        };
-      } finally {
-        await client.stop();
-      }
-    });
+    const { value, stopped } = await withProcess(
+      startSink(settings),
+      async (sink) => {
+        const client = Proc.deno("client", "client.ts", [
+          "--host",
+          "127.0.0.1",
+          "--port",
+          String(sink.port),
+          "--rpc-url",
+          `http://127.0.0.1:${rpcPort}`,
+          "--interval",
+          "0.1",
+        ]);
+        try {
+          const seconds = settings.warmup + settings.duration;
+          settings.log(`scenario 6: client polling for ${seconds} s`);
+          await sleep(settings.warmup * 1000);
+          const before = client.usage();
+          const peak = await sampleWhile(
+            client,
+            sleep(settings.duration * 1000),
+          );
+          const after = client.usage();
+          return {
+            before,
+            peak,
+            after,
+            exited: client.exited,
+            stderr: client.stderrTail,
+          };
+        } finally {
+          await client.stop();
+        }
+      },
+    );
     const sinkCounts = JSON.parse(stopped.stdout.trim() || "{}");
     const r = result(
       "6-client",

@@ -11,9 +11,10 @@ import { sha256Hex } from "../../lib/ingest.ts";
 import { BlockTemplate } from "../../lib/template.ts";
 import { ROOT } from "../_proc.ts";
 import {
-  type LoadReport,
+  cpuPerOp,
+  measure,
+  type Measured,
   randomSuffix,
-  runLoad,
   type Settings,
   startHttpConstant,
   startStats,
@@ -91,28 +92,28 @@ export async function scenario5(settings: Settings): Promise<ScenarioResult[]> {
     return PATHS.map((p) => skipped(p, reason));
   }
   try {
-    const base: LoadReport[] = [];
-    const ours = new Map<string, { load: LoadReport; stopped: Stopped }[]>();
+    const base: Measured[] = [];
+    const ours = new Map<string, (Measured & { stopped: Stopped })[]>();
     const reasons = new Map<string, string>();
     for (let round = 0; round < settings.rounds; round++) {
       settings.log(`scenario 5, round ${round + 1}: bare Deno.serve`);
       const b = await withProcess(
-        startHttpConstant(),
-        (s) => runLoad(s.port, { mode: "http", path: "/" }, settings),
+        startHttpConstant(settings),
+        (s) => measure(s, { mode: "http", path: "/" }, settings),
       );
       base.push(b.value);
       for (const path of PATHS) {
         if (reasons.has(path)) continue;
         settings.log(`scenario 5, round ${round + 1}: stats ${path}`);
         const run = await withProcess(
-          startStats(["--sqlite-path", store]),
+          startStats(["--sqlite-path", store], settings),
           async (s) => {
             const probe = await fetch(`http://127.0.0.1:${s.port}${path}`);
             await probe.body?.cancel();
             if (probe.status !== 200) {
               return `GET ${path} answers ${probe.status}`;
             }
-            return await runLoad(s.port, { mode: "http", path }, settings);
+            return await measure(s, { mode: "http", path }, settings);
           },
         );
         if (typeof run.value === "string") {
@@ -120,12 +121,16 @@ export async function scenario5(settings: Settings): Promise<ScenarioResult[]> {
           continue;
         }
         ours.set(path, [...ours.get(path) ?? [], {
-          load: run.value,
+          ...run.value,
           stopped: run.stopped,
         }]);
       }
     }
-    const baseline = median(base.map((b) => b.rate));
+    const baseline = median(base.map((b) => b.load.rate));
+    const perRequest = (runs: Measured[]) => {
+      const values = runs.map(cpuPerOp).filter((n) => n !== null);
+      return values.length ? Math.round(median(values) * 100) / 100 : null;
+    };
     return PATHS.map((path) => {
       const runs = ours.get(path) ?? [];
       const reason = reasons.get(path);
@@ -145,19 +150,22 @@ export async function scenario5(settings: Settings): Promise<ScenarioResult[]> {
           ...runs.map((r) => r.stopped.usage?.peakRssBytes ?? 0),
         ),
         errors: runs.reduce((n, r) => n + r.load.errors, 0),
+        cpuUsPerOp: perRequest(runs),
+        baselineCpuUsPerOp: perRequest(base),
         baseline: { name: "bare Deno.serve", rate: baseline },
         ratio: baseline > 0 ? rate / baseline : 0,
         details: {
           documentsInStore: DOCUMENTS,
           ours: runs.map((r) => ({
             rate: Math.round(r.load.rate),
-            serverCpuSeconds: r.stopped.usage?.cpuSeconds ?? null,
+            serverCpuSeconds: r.cpuSeconds,
             loadCpuSeconds: r.load.cpuSeconds,
-            bytesIn: r.load.bytesIn,
+            bytesPerAnswer: Math.round(r.load.bytesIn / Math.max(1, r.load.ok)),
           })),
           baseline: base.map((b) => ({
-            rate: Math.round(b.rate),
-            loadCpuSeconds: b.cpuSeconds,
+            rate: Math.round(b.load.rate),
+            serverCpuSeconds: b.cpuSeconds,
+            loadCpuSeconds: b.load.cpuSeconds,
           })),
           errorKinds: Object.assign({}, ...runs.map((r) => r.load.errorKinds)),
         },
