@@ -55,8 +55,19 @@ export interface IngestOptions {
   allowFrom?: AllowList;
   /** Receives each DATA line. */
   print: (line: string) => void;
-  /** Receives each accepted document, e.g. to queue it for storage. */
-  onDocument?: (doc: ReceivedDocument) => void;
+  /**
+   * Receives each accepted document, e.g. to queue it for storage. It may
+   * return a promise that resolves once the document is stored: the
+   * connection is then closed only after that (see `storeWaitMs`).
+   */
+  onDocument?: (doc: ReceivedDocument) => Promise<unknown> | undefined | void;
+  /**
+   * How long a connection whose input ended stays open waiting for its
+   * documents to be stored. Closing is the only acknowledgement the
+   * protocol has, so with a healthy store a client that saw the close knows
+   * the document is stored, not just printed. Default 1000.
+   */
+  storeWaitMs?: number;
   /** Recorded as the receiving server. */
   serverId?: string;
   /** Where to log. */
@@ -226,6 +237,7 @@ export class IngestServer {
     const buffer = new Uint8Array(READ_BUFFER_BYTES);
     let reason: RejectReason | undefined;
     let detail = "";
+    const storing: { last?: Promise<unknown> } = {};
     try {
       while (true) {
         const n = await conn.read(buffer);
@@ -234,7 +246,7 @@ export class IngestServer {
           break;
         }
         parser.push(buffer.subarray(0, n), (frame) => {
-          const problem = this.#accept(frame, ip, port);
+          const problem = this.#accept(frame, ip, port, storing);
           if (problem) {
             [reason, detail] = problem;
             throw new RejectedFrame();
@@ -256,6 +268,10 @@ export class IngestServer {
       }
     } finally {
       clearTimeout(timer);
+      // Stores write in order, so the last document stored means all were.
+      if (storing.last) {
+        await settleWithin(storing.last, this.#options.storeWaitMs ?? 1000);
+      }
       closeQuietly(conn);
       this.#conns.delete(conn);
       this.stats.active = this.#conns.size;
@@ -274,6 +290,7 @@ export class IngestServer {
     frame: Uint8Array,
     ip: string,
     port: number,
+    storing: { last?: Promise<unknown> },
   ): [RejectReason, string] | undefined {
     let payload: string;
     try {
@@ -298,7 +315,7 @@ export class IngestServer {
     const onDocument = this.#options.onDocument;
     // Without a store nobody reads the hash: don't compute it.
     if (onDocument === undefined) return undefined;
-    onDocument({
+    const stored = onDocument({
       payload,
       hash: sha256Hex(frame),
       block,
@@ -307,8 +324,19 @@ export class IngestServer {
       receivedAt: this.#now(),
       server: this.#options.serverId ?? "",
     });
+    if (stored) storing.last = stored;
     return undefined;
   }
+}
+
+/** Waits for `promise` (ignoring its outcome) for at most `ms`. */
+async function settleWithin(promise: Promise<unknown>, ms: number) {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    promise.catch(() => {}),
+    new Promise((resolve) => timer = setTimeout(resolve, ms)),
+  ]);
+  clearTimeout(timer);
 }
 
 class RejectedFrame extends Error {}

@@ -27,7 +27,9 @@ function start(
     idleTimeoutMs: options.idleTimeoutMs ?? 2000,
     maxConnections: options.maxConnections,
     print: (line) => lines.push(line),
-    onDocument: (doc) => docs.push(doc),
+    onDocument: (doc) => {
+      docs.push(doc);
+    },
     serverId: "test:1",
     now: () => 1_700_000_000_000,
   });
@@ -205,4 +207,60 @@ Deno.test("shutdown lets a frame in flight finish", async () => {
   await s[Symbol.asyncDispose]();
   assert.deepEqual(s.docs.map((d) => d.block), [77n]);
   await assert.rejects(Deno.connect({ hostname: "127.0.0.1", port: s.port }));
+});
+
+Deno.test("a connection is closed only once its documents are stored", async () => {
+  const stored = Promise.withResolvers<void>();
+  let storedYet = false;
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const server = new IngestServer(listener, {
+    template,
+    print: () => {},
+    onDocument: () => stored.promise,
+    storeWaitMs: 10_000,
+  });
+  const served = server.serve();
+  try {
+    const conn = await Deno.connect({
+      hostname: "127.0.0.1",
+      port: server.addr.port,
+    });
+    await conn.write(encodeNetstring(template.render(3n)));
+    await conn.closeWrite();
+    setTimeout(() => {
+      storedYet = true;
+      stored.resolve();
+    }, 200);
+    // The server's close (EOF here) is the acknowledgement: it must wait.
+    assert.equal(await conn.read(new Uint8Array(8)), null);
+    assert.equal(storedYet, true);
+    conn.close();
+  } finally {
+    await server.shutdown(500);
+    await served;
+  }
+});
+
+Deno.test("a store that does not answer delays the close by storeWaitMs at most", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const server = new IngestServer(listener, {
+    template,
+    print: () => {},
+    onDocument: () => new Promise(() => {}),
+    storeWaitMs: 50,
+  });
+  const served = server.serve();
+  try {
+    await sendDocument(
+      { host: "127.0.0.1", port: server.addr.port },
+      template.render(4n),
+      {
+        timeoutMs: 5000,
+      },
+    );
+    assert.equal(server.stats.accepted, 1);
+  } finally {
+    await server.shutdown(500);
+    await served;
+  }
 });

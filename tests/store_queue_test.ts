@@ -238,3 +238,33 @@ Deno.test("queue: close waits for held documents when the store answers", async 
   assert.deepEqual((await closing).unsaved, []);
   assert.equal(queue.stats.stored, 10);
 });
+
+Deno.test("queue: settled() resolves when a document leaves the queue, in order", async () => {
+  const writer = new ScriptedWriter();
+  writer.gate = Promise.withResolvers();
+  const queue = new StoreQueue({
+    name: "memory",
+    open: () => Promise.resolve(writer),
+    capacity: 3,
+  });
+  const all = await docs(5);
+  const tickets = all.map((d) => queue.push(d));
+  assert.deepEqual(tickets, [1, 2, 3, 4, 5]);
+  const order: number[] = [];
+  const waits = tickets.map((t) => queue.settled(t)?.then(() => order.push(t)));
+  // Capacity 3: the two oldest were dropped, so they have left already.
+  assert.equal(waits[0], undefined);
+  assert.equal(waits[1], undefined);
+  assert.equal(order.length, 0);
+  writer.gate.resolve();
+  writer.gate = undefined;
+  await Promise.all(waits);
+  assert.deepEqual(order, [3, 4, 5]);
+  assert.equal(queue.settled(5), undefined);
+  // A queue closing with documents held settles them too (as unsaved).
+  writer.down = true;
+  const late = queue.push((await docs(1, 9))[0]);
+  const waiting = queue.settled(late)!;
+  await queue.close(20);
+  await waiting;
+});

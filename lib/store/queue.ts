@@ -115,6 +115,11 @@ export class StoreQueue {
   #lastWarning = 0;
   #dropsSinceWarning = 0;
   #lastDropWarning = -Infinity;
+  // Documents leave in FIFO order (stored, skipped or dropped), so one count
+  // says whether the document pushed as number `n` has left.
+  #pushed = 0;
+  #left = 0;
+  #waiters = new Deque<{ seq: number; resolve: () => void }>();
   readonly #done: Promise<void>;
 
   /** Creates the queue and starts its writer loop. */
@@ -141,17 +146,24 @@ export class StoreQueue {
     return this.#o.name;
   }
 
-  /** Adds a document; never waits. After `close` documents are refused. */
-  push(doc: ReceivedDocument): void {
+  /**
+   * Adds a document; never waits. Returns its ticket for
+   * {@linkcode StoreQueue.settled}. After `close` documents are refused.
+   */
+  push(doc: ReceivedDocument): number {
     if (this.#closing) {
       this.stats.dropped++;
       this.#log.warn(
         `${this.#o.name}: document ${doc.hash} arrived after shutdown began; not stored`,
       );
-      return;
+      return 0;
     }
     if (this.#items.size >= this.#o.capacity) {
       const lost = this.#items.shift()!;
+      // Only when full (a long outage): counting it may release the waiter
+      // of a batch still in flight a little early, which the caller's own
+      // bound on waiting makes harmless.
+      this.#leave(1);
       this.stats.dropped++;
       this.#dropsSinceWarning++;
       this.#log.debug(
@@ -171,6 +183,26 @@ export class StoreQueue {
     this.#items.push(doc);
     this.#updateQueued();
     this.#wake?.();
+    return ++this.#pushed;
+  }
+
+  /**
+   * Resolves once the document of `ticket` has left the queue (stored, or
+   * given up on); `undefined` when it already has, so callers need no
+   * promise in the common case of a fast store.
+   */
+  settled(ticket: number): Promise<void> | undefined {
+    if (ticket <= this.#left) return undefined;
+    return new Promise((resolve) =>
+      this.#waiters.push({ seq: ticket, resolve })
+    );
+  }
+
+  #leave(count: number) {
+    this.#left += count;
+    while ((this.#waiters.peek()?.seq ?? Infinity) <= this.#left) {
+      this.#waiters.shift()!.resolve();
+    }
   }
 
   /**
@@ -191,6 +223,7 @@ export class StoreQueue {
     this.#interrupt?.();
     const unsaved = [...this.#batch, ...this.#items.drain()];
     this.#batch = [];
+    this.#leave(unsaved.length);
     this.#updateQueued();
     if (unsaved.length > 0) {
       this.#log.error(
@@ -244,6 +277,7 @@ export class StoreQueue {
       try {
         const firsts = await this.#writer.save(this.#batch);
         this.#saved(this.#batch, firsts, this.#o.now() - started);
+        this.#leave(this.#batch.length);
         this.#batch = [];
         // The saved batch no longer waits: without this, `queued` stays at
         // its size until the next push.
@@ -336,6 +370,7 @@ export class StoreQueue {
         `${doc.ip}:${doc.port} ${this.#attempts} times, skipping it: ${error.message}`,
     );
     this.#batch = [];
+    this.#leave(1);
     this.#attempts = 0;
     this.#updateQueued();
   }

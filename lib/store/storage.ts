@@ -68,9 +68,22 @@ export class Storage {
     );
   }
 
-  /** Queues a document for every store; never waits. */
-  push(doc: ReceivedDocument): void {
-    for (const queue of this.queues) queue.push(doc);
+  /**
+   * Queues a document for every store; never waits. Returns a promise that
+   * resolves once every healthy store has written (or given up on) the
+   * document, or `undefined` when there is nothing to wait for. A store that
+   * is down is not waited for: its documents wait in its queue instead, and
+   * holding every client's connection through an outage would only use up
+   * connections.
+   */
+  push(doc: ReceivedDocument): Promise<unknown> | undefined {
+    let pending: Promise<void>[] | undefined;
+    for (const queue of this.queues) {
+      const ticket = queue.push(doc);
+      const settled = queue.stats.up === 1 ? queue.settled(ticket) : undefined;
+      if (settled) (pending ??= []).push(settled);
+    }
+    return pending && Promise.all(pending);
   }
 
   /** Live counters per store, keyed by store name (`mysql`, ...). */
