@@ -36,6 +36,13 @@ export interface Settings {
    * under test on the other, so neither takes cycles from the other.
    */
   pin?: { load: number; target: number };
+  /**
+   * How documents the server printed are counted: its
+   * `eth_server_frames_accepted_total` on `--metrics-port` (stdout then goes
+   * to /dev/null), or DATA lines in a stdout file where the server has no
+   * metrics port.
+   */
+  countBy: "metrics" | "stdout";
 }
 
 /** Options of one load generator run, as its flags. */
@@ -97,13 +104,18 @@ export interface Running {
   port: number;
   /** Where its stdout goes, when kept. */
   stdoutFile?: string;
+  /** Its metrics port, when it serves one. */
+  metricsPort?: number;
 }
 
 /** What a stopped process left: its usage and its stdout line count. */
 export interface Stopped {
   usage: Usage | undefined;
-  /** Lines it printed (DATA lines for our server), when stdout was kept. */
-  lines?: number;
+  /**
+   * Documents our server printed: DATA lines in its stdout file, or its
+   * accepted-frames counter (read just before the stop).
+   */
+  printed?: number;
   /** Its stderr tail. */
   stderr: string;
   /** Its stdout, when piped. */
@@ -112,20 +124,28 @@ export interface Stopped {
 
 async function started(
   name: string,
-  spawn: (port: number) => Proc,
-  stdoutFile?: string,
+  spawn: (port: number, metricsPort: number) => Proc,
+  extra: { stdoutFile?: string; metrics?: boolean } = {},
 ): Promise<Running> {
   // A port found free can be taken before the child binds it (other
   // programs share this machine): try another one then.
   for (let attempt = 1;; attempt++) {
     const port = freePort();
-    const proc = spawn(port);
+    const metricsPort = freePort();
+    const proc = spawn(port, metricsPort);
     try {
       await waitForPort(port, proc);
-      return { name, proc, port, stdoutFile };
+      if (extra.metrics) await waitForPort(metricsPort, proc);
+      return {
+        name,
+        proc,
+        port,
+        stdoutFile: extra.stdoutFile,
+        metricsPort: extra.metrics ? metricsPort : undefined,
+      };
     } catch (error) {
       await proc[Symbol.asyncDispose]();
-      if (attempt < 3 && /AddrInUse/.test(proc.stderrTail)) continue;
+      if (attempt < 3 && /AddrInUse|in use/i.test(proc.stderrTail)) continue;
       throw new ProcessError(`${name} did not start`, { cause: error });
     }
   }
@@ -156,28 +176,47 @@ export function startHttpConstant(settings: Settings): Promise<Running> {
 }
 
 /**
- * Starts `server.ts` on 127.0.0.1 with `args`; its stdout goes to
- * `stdoutFile` (to count DATA lines) or /dev/null.
+ * Starts `server.ts` on 127.0.0.1 with `args`, counting what it prints as
+ * {@linkcode Settings.countBy} says.
  */
 export function startServer(
   args: string[],
   settings: Settings,
-  { stdoutFile }: { stdoutFile?: string } = {},
 ): Promise<Running> {
+  const metrics = settings.countBy === "metrics";
+  const stdoutFile = metrics
+    ? undefined
+    : `${settings.tmp}/stdout-${randomSuffix()}.txt`;
   return started(
     "server",
-    (port) =>
+    (port, metricsPort) =>
       Proc.deno(
         "server",
         "server.ts",
-        ["--host", "127.0.0.1", "--port", String(port), ...args],
+        [
+          "--host",
+          "127.0.0.1",
+          "--port",
+          String(port),
+          ...(metrics ? ["--metrics-port", String(metricsPort)] : []),
+          ...args,
+        ],
         {
           stdout: stdoutFile ? { file: stdoutFile } : "null",
           cpu: settings.pin?.target,
         },
       ),
-    stdoutFile,
+    { stdoutFile, metrics },
   );
+}
+
+/** Reads one unlabelled sample from a Prometheus text page. */
+async function scrape(port: number, name: string): Promise<number> {
+  const response = await fetch(`http://127.0.0.1:${port}/metrics`);
+  const text = await response.text();
+  const m = new RegExp(`^${name} (\\S+)$`, "m").exec(text);
+  if (!m) throw new ProcessError(`No ${name} on the metrics port`);
+  return Number(m[1]);
 }
 
 /** Starts `stats.ts` on 127.0.0.1 with `args`. */
@@ -203,15 +242,21 @@ export function startStats(
  * counts its stdout lines when they were kept.
  */
 export async function stop(running: Running): Promise<Stopped> {
+  let printed: number | undefined;
+  if (running.metricsPort !== undefined) {
+    printed = await scrape(
+      running.metricsPort,
+      "eth_server_frames_accepted_total",
+    );
+  }
   const usage = await running.proc.stop();
-  let lines: number | undefined;
   if (running.stdoutFile) {
-    lines = await countLines(running.stdoutFile);
+    printed = await countLines(running.stdoutFile);
     await Deno.remove(running.stdoutFile).catch(() => {});
   }
   return {
     usage,
-    lines,
+    printed,
     stderr: running.proc.stderrTail,
     stdout: await running.proc.stdoutText(),
   };

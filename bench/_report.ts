@@ -73,6 +73,8 @@ export interface RunInfo {
   concurrency: number;
   /** Whether and how processes were pinned to CPUs. */
   pinned: string;
+  /** How the server's printed documents were counted. */
+  countedBy: string;
 }
 
 /** Reads the machine description from /proc. */
@@ -86,6 +88,7 @@ export function machineInfo(): Omit<
   | "rounds"
   | "concurrency"
   | "pinned"
+  | "countedBy"
 > {
   const cpuinfo = Deno.readTextFileSync("/proc/cpuinfo");
   const meminfo = Deno.readTextFileSync("/proc/meminfo");
@@ -135,8 +138,15 @@ function fmtTarget(r: ScenarioResult): string {
   }${what})`;
 }
 
-/** Renders results as a Markdown table, ratios first. */
-export function table(results: ScenarioResult[]): string {
+/**
+ * Renders results as a Markdown table: comparisons with a baseline first,
+ * then absolute figures, each group in scenario order.
+ */
+export function table(all: ScenarioResult[]): string {
+  const results = [
+    ...all.filter((r) => r.baseline !== undefined),
+    ...all.filter((r) => r.baseline === undefined),
+  ];
   const header = [
     "#",
     "scenario",

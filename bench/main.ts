@@ -11,7 +11,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { BENCH_DIR, canPin } from "./_proc.ts";
+import { BENCH_DIR, canPin, Proc } from "./_proc.ts";
 import type { Settings } from "./_harness.ts";
 import {
   loadAverage,
@@ -58,6 +58,10 @@ const only = new Set(
   (values.only ?? "1,2,3,4,5,6").split(",").map((s) => Number(s.trim())),
 );
 const tmp = await Deno.makeTempDir({ prefix: "eth-bench-" });
+// Counting by the metrics port lets stdout go to /dev/null, as deployed.
+const serverHelp = await Proc.deno("server --help", "server.ts", ["--help"], {
+  stdout: "piped",
+}).output();
 const settings: Settings = {
   quick,
   warmup: quick ? 0.5 : 1,
@@ -67,6 +71,7 @@ const settings: Settings = {
   tmp,
   log: (message) => console.error(`bench: ${message}`),
   pin: !values["no-pin"] && await canPin() ? { load: 0, target: 1 } : undefined,
+  countBy: serverHelp.includes("--metrics-port") ? "metrics" : "stdout",
 };
 
 const scenarios: [
@@ -120,6 +125,9 @@ const run: RunInfo = {
   durationSeconds: settings.duration,
   rounds: settings.rounds,
   concurrency: settings.concurrency,
+  countedBy: settings.countBy === "metrics"
+    ? "server metrics (eth_server_frames_accepted_total), stdout to /dev/null"
+    : "DATA lines in a stdout file",
   pinned: settings.pin
     ? `load generator on CPU ${settings.pin.load}, process under test on CPU ${settings.pin.target}`
     : "no",
