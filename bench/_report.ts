@@ -162,7 +162,7 @@ export function table(all: ScenarioResult[]): string {
   const rows = results.map((r) => {
     if (r.skipped) {
       return [
-        r.id,
+        String(r.scenario),
         r.name,
         "-",
         "-",
@@ -175,7 +175,7 @@ export function table(all: ScenarioResult[]): string {
       ];
     }
     return [
-      r.id,
+      String(r.scenario),
       r.name,
       r.ratio === undefined ? "-" : fmtNumber(r.ratio, 2),
       r.rate === null

@@ -35,6 +35,7 @@ const { values } = parseArgs({
     duration: { type: "string" },
     concurrency: { type: "string", default: "32" },
     "no-pin": { type: "boolean", default: false },
+    table: { type: "string" },
     help: { type: "boolean", default: false },
   },
 });
@@ -49,7 +50,16 @@ if (values.help) {
   --concurrency N    clients of the load generator (default 32)
   --no-pin           let the scheduler place processes (default: the load
                      generator on CPU 0, the process under test on CPU 1)
-  --out FILE         results file (default bench/results.json)`);
+  --out FILE         results file (default bench/results.json)
+  --table FILE       print the table of an earlier results file and exit`);
+  Deno.exit(0);
+}
+
+if (values.table) {
+  const saved = JSON.parse(await Deno.readTextFile(values.table)) as {
+    scenarios: ScenarioResult[];
+  };
+  console.log(table(saved.scenarios));
   Deno.exit(0);
 }
 
