@@ -104,6 +104,8 @@ export interface ServerConfig extends CommonConfig {
   storeQueueSize: number;
   /** How long shutdown waits for queued documents to be stored, in ms. */
   storeFlushTimeoutMs: number;
+  /** How long a connection is held open until its documents are stored. */
+  storeWaitMs: number;
   template?: string;
   acceptAnyPayload: boolean;
   maxFrameBytes: number;
@@ -466,6 +468,15 @@ export const SERVER_OPTIONS: OptionSpec[] = [
     help: "on shutdown, how long to keep trying to store queued documents",
   },
   {
+    name: "store-wait",
+    type: "string",
+    value: "SECONDS",
+    default: "1",
+    env: ["ETH_SERVER_STORE_WAIT"],
+    help: "close a connection only once its documents are stored, waiting " +
+      "this long at most (0: close at once, as the originals)",
+  },
+  {
     name: "template",
     type: "string",
     value: "FILE",
@@ -709,6 +720,7 @@ export function parseServerConfig(args: string[], env: Env): ServerConfig {
       store: {},
       storeQueueSize: 0,
       storeFlushTimeoutMs: 0,
+      storeWaitMs: 0,
       acceptAnyPayload: false,
       maxFrameBytes: 0,
       idleTimeoutMs: 0,
@@ -732,6 +744,7 @@ export function parseServerConfig(args: string[], env: Env): ServerConfig {
     }),
     storeFlushTimeoutMs:
       numberOption(v, "store-flush-timeout", { min: 0, max: 3600 }) * 1000,
+    storeWaitMs: numberOption(v, "store-wait", { min: 0, max: 60 }) * 1000,
     template: v.template as string | undefined,
     acceptAnyPayload: v["accept-any-payload"] === true,
     maxFrameBytes: numberOption(v, "max-frame-bytes", {

@@ -65,7 +65,7 @@ export interface IngestOptions {
    * How long a connection whose input ended stays open waiting for its
    * documents to be stored. Closing is the only acknowledgement the
    * protocol has, so with a healthy store a client that saw the close knows
-   * the document is stored, not just printed. Default 1000.
+   * the document is stored, not just printed. 0 closes at once. Default 1000.
    */
   storeWaitMs?: number;
   /** Recorded as the receiving server. */
@@ -269,9 +269,8 @@ export class IngestServer {
     } finally {
       clearTimeout(timer);
       // Stores write in order, so the last document stored means all were.
-      if (storing.last) {
-        await settleWithin(storing.last, this.#options.storeWaitMs ?? 1000);
-      }
+      const waitMs = this.#options.storeWaitMs ?? 1000;
+      if (storing.last && waitMs > 0) await settleWithin(storing.last, waitMs);
       closeQuietly(conn);
       this.#conns.delete(conn);
       this.stats.active = this.#conns.size;

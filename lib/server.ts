@@ -40,6 +40,7 @@ export async function runServer(
       : undefined,
     print: (line) => out.writeLine(line),
     onDocument: storage && ((doc) => storage.push(doc)),
+    storeWaitMs: config.storeWaitMs,
     serverId: config.serverId ?? `${Deno.hostname()}:${port}`,
     log,
   });

@@ -264,3 +264,34 @@ Deno.test("a store that does not answer delays the close by storeWaitMs at most"
     await served;
   }
 });
+
+Deno.test("storeWaitMs 0 closes at once, as the originals", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const server = new IngestServer(listener, {
+    template,
+    print: () => {},
+    onDocument: () => new Promise(() => {}),
+    storeWaitMs: 0,
+  });
+  const served = server.serve();
+  try {
+    const conn = await Deno.connect({
+      hostname: "127.0.0.1",
+      port: server.addr.port,
+    });
+    await conn.write(encodeNetstring(template.render(5n)));
+    await conn.closeWrite();
+    // A never-settling store would hold the close for the default 1 s.
+    let timer;
+    const closed = await Promise.race([
+      conn.read(new Uint8Array(8)).then(() => "closed"),
+      new Promise((r) => timer = setTimeout(() => r("held"), 500)),
+    ]);
+    clearTimeout(timer);
+    assert.equal(closed, "closed");
+    conn.close();
+  } finally {
+    await server.shutdown(500);
+    await served;
+  }
+});
