@@ -39,7 +39,8 @@ export async function runServer(
       ? AllowList.parse(config.allowFrom)
       : undefined,
     print: (line) => out.writeLine(line),
-    onDocument: storage && ((doc) => storage.push(doc)),
+    onDocument: storage &&
+      ((doc) => storage.push(doc, config.storeWaitMs > 0)),
     storeWaitMs: config.storeWaitMs,
     serverId: config.serverId ?? `${Deno.hostname()}:${port}`,
     log,

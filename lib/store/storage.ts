@@ -74,12 +74,14 @@ export class Storage {
    * document, or `undefined` when there is nothing to wait for. A store that
    * is down is not waited for: its documents wait in its queue instead, and
    * holding every client's connection through an outage would only use up
-   * connections.
+   * connections. With `track` false nothing is returned (and nothing is
+   * allocated to watch the document).
    */
-  push(doc: ReceivedDocument): Promise<unknown> | undefined {
+  push(doc: ReceivedDocument, track = true): Promise<unknown> | undefined {
     let pending: Promise<void>[] | undefined;
     for (const queue of this.queues) {
       const ticket = queue.push(doc);
+      if (!track) continue;
       const settled = queue.stats.up === 1 ? queue.settled(ticket) : undefined;
       if (settled) (pending ??= []).push(settled);
     }
