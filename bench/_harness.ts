@@ -244,10 +244,20 @@ export function startStats(
 export async function stop(running: Running): Promise<Stopped> {
   let printed: number | undefined;
   if (running.metricsPort !== undefined) {
-    printed = await scrape(
-      running.metricsPort,
-      "eth_server_frames_accepted_total",
-    );
+    try {
+      printed = await scrape(
+        running.metricsPort,
+        "eth_server_frames_accepted_total",
+      );
+    } catch (error) {
+      await running.proc[Symbol.asyncDispose]();
+      throw new ProcessError(
+        `Cannot read ${running.name}'s metrics (${
+          (error as Error).message
+        }); its stderr ends:\n${running.proc.stderrTail}`,
+        { cause: error },
+      );
+    }
   }
   const usage = await running.proc.stop();
   if (running.stdoutFile) {
