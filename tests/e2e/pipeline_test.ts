@@ -1,42 +1,8 @@
 import assert from "node:assert/strict";
-import { BlockTemplate } from "../../lib/template.ts";
+import { assertConsecutive, blocksPrinted } from "../_helpers/blocks.ts";
 import { Anvil } from "../_helpers/anvil.ts";
 import { runProgram, startServer } from "../_helpers/process.ts";
 import { waitFor } from "../_helpers/net.ts";
-
-const template = await BlockTemplate.load();
-const DATA = /^DATA - 127\.0\.0\.1:(\d+) - (.*)$/;
-
-/** Block numbers of the server's DATA lines, checking each line exactly. */
-function blocksPrinted(stdout: string[]): bigint[] {
-  return stdout.filter((l) => l.startsWith("DATA")).map((line) => {
-    const m = DATA.exec(line);
-    assert.ok(m, `malformed line: ${line.slice(0, 80)}`);
-    const payload = m[2].replaceAll("\\n", "\n");
-    const block = template.parse(payload);
-    assert.ok(
-      block !== undefined,
-      `not a block document: ${line.slice(0, 80)}`,
-    );
-    assert.equal(
-      line,
-      `DATA - 127.0.0.1:${m[1]} - ${
-        template.render(block).replaceAll("\n", "\\n")
-      }`,
-    );
-    return block;
-  });
-}
-
-function assertConsecutive(blocks: bigint[]) {
-  for (let i = 1; i < blocks.length; i++) {
-    assert.equal(
-      blocks[i],
-      blocks[i - 1] + 1n,
-      `gap or repeat in ${blocks.join(",")}`,
-    );
-  }
-}
 
 Deno.test("anvil → client → server: blocks arrive, survive an anvil restart", async () => {
   const dir = await Deno.makeTempDir();
