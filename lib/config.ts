@@ -298,6 +298,14 @@ function storeConfig(v: OptionValues, env: Env, stats: boolean): StoreConfig {
   return store;
 }
 
+/**
+ * The configuration returned for `--help`: nothing else was read, and the
+ * program prints the help and exits before using any other field.
+ */
+function helpOnly<C extends CommonConfig>(base: CommonConfig): C {
+  return base as C;
+}
+
 function common(v: OptionValues, help: string): CommonConfig {
   return {
     help: v.help === true,
@@ -615,20 +623,7 @@ export function parseClientConfig(args: string[], env: Env): ClientConfig {
   );
   const v = parseOptions(CLIENT_OPTIONS, args, env);
   const base = common(v, help);
-  if (base.help) {
-    return {
-      ...base,
-      servers: [],
-      rpcUrls: [],
-      intervalMs: 0,
-      timeoutMs: 0,
-      rpcTimeoutMs: 0,
-      rpcCooldownMs: 0,
-      maxBackfill: 0,
-      staleAfterMs: 0,
-      metricsPort: 0,
-    };
-  }
+  if (base.help) return helpOnly(base);
   const hosts = (v.host as string[] | undefined) ?? [];
   if (hosts.length === 0) {
     throw new ConfigError("Missing required option --host");
@@ -712,23 +707,7 @@ export function parseServerConfig(args: string[], env: Env): ServerConfig {
   );
   const v = parseOptions(SERVER_OPTIONS, args, env);
   const base = common(v, help);
-  if (base.help) {
-    return {
-      ...base,
-      host: "",
-      port: 0,
-      store: {},
-      storeQueueSize: 0,
-      storeFlushTimeoutMs: 0,
-      storeWaitMs: 0,
-      acceptAnyPayload: false,
-      maxFrameBytes: 0,
-      idleTimeoutMs: 0,
-      maxConnections: 0,
-      allowFrom: [],
-      metricsPort: 0,
-    };
-  }
+  if (base.help) return helpOnly(base);
   return {
     ...base,
     host: v.host as string,
@@ -774,16 +753,7 @@ export function parseStatsConfig(args: string[], env: Env): StatsConfig {
   );
   const v = parseOptions(STATS_OPTIONS, args, env);
   const base = common(v, help);
-  if (base.help) {
-    return {
-      ...base,
-      host: "",
-      port: 0,
-      store: {},
-      staleAfterMs: 0,
-      cacheTtlMs: 0,
-    };
-  }
+  if (base.help) return helpOnly(base);
   return {
     ...base,
     host: v.host as string,
@@ -850,7 +820,7 @@ export function parseDevnetConfig(args: string[], env: Env): DevnetConfig {
   );
   const v = parseOptions(DEVNET_OPTIONS, args, env);
   const base = common(v, help);
-  if (base.help) return { ...base, host: "", port: 0, blockTime: 0 };
+  if (base.help) return helpOnly(base);
   const state = v.state;
   return {
     ...base,
