@@ -144,18 +144,48 @@ export function helpText(
       s.multiple ? "repeatable or comma-separated" : "",
       s.env?.length ? `env: ${s.env.join(", ")}` : "",
     ].filter(Boolean).join("; ");
-    return [flag, s.help + (notes ? ` [${notes}]` : "")];
+    return [flag, s.help, notes ? `[${notes}]` : ""];
   });
   const width = Math.max(...rows.map(([f]) => f.length)) + 2;
+  const room = HELP_COLUMNS - 2 - width;
   return [
     `Usage: ${usage}`,
     "",
-    summary,
+    ...wrap(summary, HELP_COLUMNS),
     "",
     "Options:",
-    ...rows.map(([f, h]) => `  ${f.padEnd(width)}${h}`),
+    ...rows.map(([flag, help, notes]) => {
+      const lines = wrap(help, room);
+      // Defaults and variables stay whole: on the last line if they fit.
+      if (notes && lines.at(-1)!.length + 1 + notes.length <= room) {
+        lines[lines.length - 1] += ` ${notes}`;
+      } else if (notes) {
+        lines.push(...wrap(notes, room));
+      }
+      return lines.map((line, i) =>
+        `  ${(i === 0 ? flag : "").padEnd(width)}${line}`
+      ).join("\n");
+    }),
     "",
   ].join("\n");
+}
+
+const HELP_COLUMNS = 100;
+
+/** Splits `text` into lines of at most `width` characters, at spaces. */
+function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(" ")) {
+    if (line !== "" && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else {
+      line = line === "" ? word : `${line} ${word}`;
+    }
+  }
+  lines.push(line);
+  return lines;
 }
 
 /** Reads a string option that must be set. */

@@ -512,7 +512,7 @@ export const SERVER_OPTIONS: OptionSpec[] = [
     value: "SECONDS",
     default: "5",
     env: ["ETH_SERVER_IDLE_TIMEOUT"],
-    help: "close a connection that sends nothing for this long",
+    help: "close a connection that completes no frame for this long",
   },
   {
     name: "max-connections",
