@@ -227,7 +227,7 @@ export class RpcClient {
       throw new RpcError(
         "transport",
         endpoint,
-        `${what} failed: ${(error as Error).message}`,
+        `${what} failed: ${describeFailure(error)}`,
         { cause: error },
       );
     }
@@ -370,4 +370,13 @@ async function readLimited(response: Response, limit: number) {
     at += chunk.length;
   }
   return new TextDecoder().decode(all);
+}
+
+/** `fetch failed: Connection refused (os error 111)`: the cause says why. */
+function describeFailure(error: unknown): string {
+  const message = (error as Error).message;
+  const cause = (error as Error).cause;
+  return cause instanceof Error && !message.includes(cause.message)
+    ? `${message}: ${cause.message}`
+    : message;
 }
