@@ -372,11 +372,18 @@ async function readLimited(response: Response, limit: number) {
   return new TextDecoder().decode(all);
 }
 
-/** `fetch failed: Connection refused (os error 111)`: the cause says why. */
+/**
+ * `fetch failed: Connection refused (os error 111)`: the cause says why. It
+ * may quote the URL, so every URL in the text is redacted.
+ */
 function describeFailure(error: unknown): string {
   const message = (error as Error).message;
   const cause = (error as Error).cause;
-  return cause instanceof Error && !message.includes(cause.message)
+  const text = cause instanceof Error && !message.includes(cause.message)
     ? `${message}: ${cause.message}`
     : message;
+  return text.replace(
+    /\b(?:https?|wss?):\/\/[^\s)]+/gi,
+    (url) => redactUrl(url),
+  );
 }

@@ -199,3 +199,16 @@ Deno.test("helpers: quantities, Retry-After and URL redaction", () => {
   );
   assert.equal(redactUrl("not a url"), "not a url");
 });
+
+Deno.test("a transport error says why, without the URL's secrets", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  const url =
+    `http://user:s3cret@127.0.0.1:${port}/v3/0123456789abcdef0123456789abcdef?key=s3cret`;
+  const e = await new RpcClient([url]).blockNumber().catch((e) => e);
+  assert.ok(e instanceof RpcError);
+  assert.equal(e.kind, "transport");
+  assert.match(e.message, /refused/i);
+  assert.doesNotMatch(e.message, /s3cret|0123456789abcdef/);
+});
