@@ -382,6 +382,11 @@ function describeFailure(error: unknown): string {
   const text = cause instanceof Error && !message.includes(cause.message)
     ? `${message}: ${cause.message}`
     : message;
+  return redactUrlsIn(text);
+}
+
+/** Redacts every http(s)/ws(s) URL quoted in `text` (e.g. an error). */
+export function redactUrlsIn(text: string): string {
   return text.replace(
     /\b(?:https?|wss?):\/\/[^\s)]+/gi,
     (url) => redactUrl(url),

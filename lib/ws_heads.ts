@@ -9,7 +9,7 @@
  */
 import { type Logger, silentLogger } from "./log.ts";
 import { abortableSleep } from "./poller.ts";
-import { redactUrl, RpcError, type RpcErrorKind } from "./rpc.ts";
+import { redactUrl, redactUrlsIn, RpcError, type RpcErrorKind } from "./rpc.ts";
 
 /** Counters a {@linkcode WsHeads} keeps, for metrics. */
 export interface WsHeadsStats {
@@ -378,12 +378,13 @@ class WsSession {
     try {
       this.#socket = new WebSocket(url);
     } catch (error) {
-      this.#finish(`cannot connect: ${(error as Error).message}`);
+      this.#finish(`cannot connect: ${redactUrlsIn((error as Error).message)}`);
       return;
     }
     this.#socket.addEventListener("open", () => this.#opened.resolve());
     this.#socket.addEventListener("error", (event) => {
-      this.#error ??= (event as ErrorEvent).message || "socket error";
+      this.#error ??= redactUrlsIn((event as ErrorEvent).message || "") ||
+        "socket error";
     });
     this.#socket.addEventListener("close", (event) => {
       const detail = this.#error ??
