@@ -28,17 +28,31 @@ export async function waitForPort(
   }
 }
 
-/** Polls `check` until it returns a truthy value or `timeoutMs` passes. */
+/**
+ * Polls `check` until it returns a truthy value or `timeoutMs` passes. A
+ * check that throws counts as "not yet" (e.g. a table the server has not
+ * created yet); the last error is the timeout's cause.
+ */
 export async function waitFor<T>(
   check: () => T | Promise<T>,
   { timeoutMs = 20_000, intervalMs = 50, what = "condition" } = {},
 ): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
   while (true) {
-    const value = await check();
-    if (value) return value as NonNullable<T>;
+    try {
+      const value = await check();
+      if (value) return value as NonNullable<T>;
+    } catch (error) {
+      lastError = error;
+    }
     if (Date.now() > deadline) {
-      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+      throw new Error(
+        `Timed out after ${timeoutMs} ms waiting for ${what}${
+          lastError ? `; last error: ${(lastError as Error).message}` : ""
+        }`,
+        { cause: lastError },
+      );
     }
     await new Promise((r) => setTimeout(r, intervalMs));
   }
