@@ -306,12 +306,27 @@ function helpOnly<C extends CommonConfig>(base: CommonConfig): C {
   return base as C;
 }
 
-function common(v: OptionValues, help: string): CommonConfig {
+/**
+ * What every parser starts with: the option values and the common fields.
+ * The help text is only rendered when `--help` asked for it.
+ */
+function parseCommon(
+  specs: readonly OptionSpec[],
+  usage: string,
+  summary: string,
+  args: string[],
+  env: Env,
+): { v: OptionValues; base: CommonConfig } {
+  const v = parseOptions(specs, args, env);
+  const help = v.help === true;
   return {
-    help: v.help === true,
-    helpText: help,
-    verbose: v.verbose === true,
-    waitSeconds: numberOption(v, "wait", { max: 86400 }),
+    v,
+    base: {
+      help,
+      helpText: help ? helpText(usage, summary, specs) : "",
+      verbose: v.verbose === true,
+      waitSeconds: numberOption(v, "wait", { max: 86400 }),
+    },
   };
 }
 
@@ -615,14 +630,14 @@ export function parseHostPort(
 
 /** Parses the client's flags and environment. */
 export function parseClientConfig(args: string[], env: Env): ClientConfig {
-  const help = helpText(
+  const { v, base } = parseCommon(
+    CLIENT_OPTIONS,
     "deno task client --host HOST --port PORT [options]",
     "Follows an Ethereum node (polling, or newHeads over ws://) and sends a " +
       "document to a server for every new block, in order.",
-    CLIENT_OPTIONS,
+    args,
+    env,
   );
-  const v = parseOptions(CLIENT_OPTIONS, args, env);
-  const base = common(v, help);
   if (base.help) return helpOnly(base);
   const hosts = (v.host as string[] | undefined) ?? [];
   if (hosts.length === 0) {
@@ -700,13 +715,13 @@ function allowFrom(v: OptionValues): string[] {
 
 /** Parses the server's flags and environment. */
 export function parseServerConfig(args: string[], env: Env): ServerConfig {
-  const help = helpText(
+  const { v, base } = parseCommon(
+    SERVER_OPTIONS,
     "deno task server [options]",
     "Receives block documents over TCP, prints them and stores the first copy.",
-    SERVER_OPTIONS,
+    args,
+    env,
   );
-  const v = parseOptions(SERVER_OPTIONS, args, env);
-  const base = common(v, help);
   if (base.help) return helpOnly(base);
   return {
     ...base,
@@ -746,13 +761,13 @@ export function parseServerConfig(args: string[], env: Env): ServerConfig {
 
 /** Parses the stats API's flags and environment. */
 export function parseStatsConfig(args: string[], env: Env): StatsConfig {
-  const help = helpText(
+  const { v, base } = parseCommon(
+    STATS_OPTIONS,
     "deno task stats [options]",
     "Serves the stored documents and client stats over HTTP.",
-    STATS_OPTIONS,
+    args,
+    env,
   );
-  const v = parseOptions(STATS_OPTIONS, args, env);
-  const base = common(v, help);
   if (base.help) return helpOnly(base);
   return {
     ...base,
@@ -813,13 +828,13 @@ export const DEVNET_OPTIONS: OptionSpec[] = [
 
 /** Parses the devnet script's flags and environment. */
 export function parseDevnetConfig(args: string[], env: Env): DevnetConfig {
-  const help = helpText(
+  const { v, base } = parseCommon(
+    DEVNET_OPTIONS,
     "deno task devnet [options]",
     "Runs a local anvil chain and prints the ETH_RPC_URL to use.",
-    DEVNET_OPTIONS,
+    args,
+    env,
   );
-  const v = parseOptions(DEVNET_OPTIONS, args, env);
-  const base = common(v, help);
   if (base.help) return helpOnly(base);
   const state = v.state;
   return {
