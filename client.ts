@@ -5,8 +5,8 @@
  * @module
  */
 import { parseClientConfig } from "./lib/config.ts";
-import { runMain } from "./lib/main.ts";
-import { runClient } from "./lib/client.ts";
+import { runMain } from "./lib/shared/run_main.ts";
+import { runClient } from "./lib/client/run_client.ts";
 
 if (import.meta.main) {
   await runMain("client", parseClientConfig, runClient);

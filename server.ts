@@ -5,8 +5,8 @@
  * @module
  */
 import { parseServerConfig } from "./lib/config.ts";
-import { runMain } from "./lib/main.ts";
-import { runServer } from "./lib/server.ts";
+import { runMain } from "./lib/shared/run_main.ts";
+import { runServer } from "./lib/server/run_server.ts";
 
 if (import.meta.main) {
   await runMain("server", parseServerConfig, runServer);

@@ -6,8 +6,8 @@
  * @module
  */
 import { parseStatsConfig } from "./lib/config.ts";
-import { runMain } from "./lib/main.ts";
-import { runStats } from "./lib/stats/server.ts";
+import { runMain } from "./lib/shared/run_main.ts";
+import { runStats } from "./lib/stats/run_stats.ts";
 
 if (import.meta.main) {
   await runMain("stats", parseStatsConfig, runStats);

@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { encodeNetstring } from "../lib/netstring.ts";
-import { BlockTemplate } from "../lib/template.ts";
+import { encodeNetstring } from "../lib/shared/netstring.ts";
+import { BlockTemplate } from "../lib/shared/template.ts";
 
 /** The shipped template, loaded once. */
 export const template: BlockTemplate = await BlockTemplate.load();

@@ -20,8 +20,8 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { encodeNetstring } from "../lib/netstring.ts";
-import { BlockTemplate } from "../lib/template.ts";
+import { encodeNetstring } from "../lib/shared/netstring.ts";
+import { BlockTemplate } from "../lib/shared/template.ts";
 import { readUsage } from "./_proc.ts";
 
 /** What a run of the load generator reports. */

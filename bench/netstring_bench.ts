@@ -2,7 +2,7 @@ import {
   encodeNetstring,
   NetstringDecoderStream,
   NetstringParser,
-} from "../lib/netstring.ts";
+} from "../lib/shared/netstring.ts";
 import {
   DOCUMENT,
   LARGE_FRAME,

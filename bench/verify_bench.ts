@@ -1,5 +1,5 @@
-import { sha256Hex } from "../lib/ingest.ts";
-import { formatDataLine } from "../lib/output.ts";
+import { sha256Hex } from "../lib/server/ingest.ts";
+import { formatDataLine } from "../lib/server/output.ts";
 import { DOCUMENT, DOCUMENT_BYTES, template } from "./_fixtures.ts";
 
 const decoder = new TextDecoder("utf-8", { fatal: true });

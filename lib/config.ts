@@ -13,8 +13,8 @@ import {
   type OptionValues,
   parseOptions,
   portOption,
-} from "./cli.ts";
-import { parseCidr } from "./cidr.ts";
+} from "./shared/options.ts";
+import { parseCidr } from "./server/cidr.ts";
 
 export { ConfigError };
 

@@ -7,7 +7,7 @@
  * @module
  */
 import { DEFAULT_RPC_URLS } from "../lib/config.ts";
-import { redactUrl } from "../lib/rpc.ts";
+import { redactUrl } from "../lib/client/rpc.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const PERMS = [

@@ -10,8 +10,8 @@ import {
   type DevnetConfig,
   parseDevnetConfig,
 } from "../lib/config.ts";
-import { type MainContext, runMain } from "../lib/main.ts";
-import { abortableSleep } from "../lib/poller.ts";
+import { type MainContext, runMain } from "../lib/shared/run_main.ts";
+import { abortableSleep } from "../lib/client/poller.ts";
 
 /** The anvil build used here and in the tests. */
 const ANVIL = "npm:@foundry-rs/anvil@1.7.1";

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { join, relative } from "node:path";
 import { parse as parseYaml } from "yaml";
-import type { OptionSpec } from "../lib/cli.ts";
+import type { OptionSpec } from "../lib/shared/options.ts";
 import {
   CLIENT_OPTIONS,
   parseClientConfig,

@@ -7,8 +7,8 @@
  */
 import { openWriter } from "../../lib/store/mod.ts";
 import type { ReceivedDocument } from "../../lib/store/types.ts";
-import { sha256Hex } from "../../lib/ingest.ts";
-import { BlockTemplate } from "../../lib/template.ts";
+import { sha256Hex } from "../../lib/server/ingest.ts";
+import { BlockTemplate } from "../../lib/shared/template.ts";
 import { ROOT } from "../_proc.ts";
 import {
   cpuPerOp,

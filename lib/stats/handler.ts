@@ -6,8 +6,8 @@
  *
  * @module
  */
-import { type Logger, silentLogger } from "../log.ts";
-import { METRICS_CONTENT_TYPE, Registry } from "../metrics.ts";
+import { type Logger, silentLogger } from "../shared/log.ts";
+import { METRICS_CONTENT_TYPE, Registry } from "../shared/metrics.ts";
 import type { StoreReader } from "../store/types.ts";
 import {
   apiBlock,

@@ -13,7 +13,7 @@
  * @module
  */
 import type { StoreConfig } from "../config.ts";
-import { type Logger, silentLogger } from "../log.ts";
+import { type Logger, silentLogger } from "../shared/log.ts";
 import { CombinedReader, FanoutWriter } from "./combined.ts";
 import { describeMysql, MysqlReader, MysqlWriter } from "./mysql.ts";
 import { describeRedis, RedisReader, RedisWriter } from "./redis.ts";

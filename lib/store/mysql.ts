@@ -6,7 +6,7 @@
  */
 import mysql from "mysql2/promise";
 import type { MysqlConfig } from "../config.ts";
-import { type Logger, silentLogger } from "../log.ts";
+import { type Logger, silentLogger } from "../shared/log.ts";
 import {
   batchId,
   blockRows,

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { type Logger, silentLogger } from "../log.ts";
+import { type Logger, silentLogger } from "../shared/log.ts";
 import { StoreError, type StoreWriter } from "./types.ts";
 import type { ReceivedDocument } from "./types.ts";
 

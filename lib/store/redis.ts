@@ -17,7 +17,7 @@
  */
 import { Redis } from "ioredis";
 import type { RedisConfig } from "../config.ts";
-import { type Logger, silentLogger } from "../log.ts";
+import { type Logger, silentLogger } from "../shared/log.ts";
 import { batchId, parseFlags } from "./batch.ts";
 import {
   type BlockRecord,

@@ -6,7 +6,7 @@
  * @module
  */
 import type { StoreConfig } from "../config.ts";
-import { type Logger, silentLogger } from "../log.ts";
+import { type Logger, silentLogger } from "../shared/log.ts";
 import { writerTargets } from "./mod.ts";
 import { StoreQueue, type StoreQueueStats } from "./queue.ts";
 import type { ReceivedDocument } from "./types.ts";

@@ -1,6 +1,6 @@
 /** Test helpers that read block numbers back from a server's DATA lines. */
 import assert from "node:assert/strict";
-import { BlockTemplate } from "../../lib/template.ts";
+import { BlockTemplate } from "../../lib/shared/template.ts";
 
 const template = await BlockTemplate.load();
 const DATA = /^DATA - 127\.0\.0\.1:(\d+) - (.*)$/;

@@ -6,8 +6,8 @@
 import mysql from "mysql2/promise";
 import { Redis } from "ioredis";
 import type { MysqlConfig, RedisConfig } from "../../lib/config.ts";
-import { sha256Hex } from "../../lib/ingest.ts";
-import { BlockTemplate } from "../../lib/template.ts";
+import { sha256Hex } from "../../lib/server/ingest.ts";
+import { BlockTemplate } from "../../lib/shared/template.ts";
 import type { ReceivedDocument } from "../../lib/store/types.ts";
 
 /** Where the test MariaDB and Redis listen. */

@@ -4,7 +4,7 @@
  * way the original Python server did, and a strict parser of the Prometheus
  * text format.
  */
-import { sha256Hex } from "../../lib/ingest.ts";
+import { sha256Hex } from "../../lib/server/ingest.ts";
 import type { TestDatabase, TestRedis } from "./db.ts";
 
 /** The Python original's DDL (SPEC 1.4). */

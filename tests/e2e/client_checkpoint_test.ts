@@ -4,7 +4,7 @@
  * it at start with a clear message.
  */
 import assert from "node:assert/strict";
-import { readCheckpoint } from "../../lib/checkpoint.ts";
+import { readCheckpoint } from "../../lib/client/checkpoint.ts";
 import { Anvil } from "../_helpers/anvil.ts";
 import { assertConsecutive, blocksPrinted } from "../_helpers/blocks.ts";
 import { waitFor } from "../_helpers/net.ts";

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { Anvil } from "../_helpers/anvil.ts";
 import { runProgram, startServer } from "../_helpers/process.ts";
 import { sendRaw, waitFor } from "../_helpers/net.ts";
-import { encodeNetstring } from "../../lib/netstring.ts";
+import { encodeNetstring } from "../../lib/shared/netstring.ts";
 
 Deno.test("--template on client and server: custom documents flow, others are refused", async () => {
   const dir = await Deno.makeTempDir();

@@ -5,7 +5,7 @@
 // tests/artifacts/.
 import assert from "node:assert/strict";
 import { type Browser, chromium, type Page } from "playwright-core";
-import { encodeNetstring } from "../../lib/netstring.ts";
+import { encodeNetstring } from "../../lib/shared/netstring.ts";
 import { SqliteWriter } from "../../lib/store/sqlite.ts";
 import { makeDocument } from "../_helpers/db.ts";
 import { freePort, sendRaw, waitFor } from "../_helpers/net.ts";

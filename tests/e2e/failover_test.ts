@@ -6,7 +6,7 @@
  * by both servers together have no gap.
  */
 import assert from "node:assert/strict";
-import { BlockTemplate } from "../../lib/template.ts";
+import { BlockTemplate } from "../../lib/shared/template.ts";
 import { waitFor } from "../_helpers/net.ts";
 import { runProgram, startServer } from "../_helpers/process.ts";
 import { RpcStub } from "../_helpers/rpc_stub.ts";

@@ -5,7 +5,7 @@
  * must be stored exactly once, and every receipt counted once.
  */
 import assert from "node:assert/strict";
-import { encodeNetstring } from "../../lib/netstring.ts";
+import { encodeNetstring } from "../../lib/shared/netstring.ts";
 import {
   makeDocument,
   type PrintedDocument,

@@ -7,9 +7,9 @@
  */
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { encodeNetstring } from "../../lib/netstring.ts";
-import { sha256Hex } from "../../lib/ingest.ts";
-import { BlockTemplate } from "../../lib/template.ts";
+import { encodeNetstring } from "../../lib/shared/netstring.ts";
+import { sha256Hex } from "../../lib/server/ingest.ts";
+import { BlockTemplate } from "../../lib/shared/template.ts";
 import { startServer } from "../_helpers/process.ts";
 import { waitFor } from "../_helpers/net.ts";
 

@@ -4,7 +4,7 @@
  * documents flow must delay storage, never lose or double a document.
  */
 import assert from "node:assert/strict";
-import { encodeNetstring } from "../../lib/netstring.ts";
+import { encodeNetstring } from "../../lib/shared/netstring.ts";
 import type { ReceivedDocument } from "../../lib/store/types.ts";
 import {
   makeDocument,

@@ -6,11 +6,11 @@
  * over to the next --rpc-url and resume within one interval once healed.
  */
 import assert from "node:assert/strict";
-import { BlockFollower } from "../../lib/follower.ts";
-import { HeadGuard } from "../../lib/head_guard.ts";
-import { newPollerStats, pollHeads } from "../../lib/poller.ts";
-import { RpcClient } from "../../lib/rpc.ts";
-import { BlockTemplate } from "../../lib/template.ts";
+import { BlockFollower } from "../../lib/client/follower.ts";
+import { HeadGuard } from "../../lib/client/head_guard.ts";
+import { newPollerStats, pollHeads } from "../../lib/client/poller.ts";
+import { RpcClient } from "../../lib/client/rpc.ts";
+import { BlockTemplate } from "../../lib/shared/template.ts";
 import { type RpcFault, RpcStub } from "../_helpers/rpc_stub.ts";
 import { runProgram, startServer } from "../_helpers/process.ts";
 import { waitFor } from "../_helpers/net.ts";

@@ -2,8 +2,8 @@
 // server process receiving real frames, storing into SQLite (read back by
 // the stats API), and reporting a store that is down.
 import assert from "node:assert/strict";
-import { encodeNetstring } from "../../lib/netstring.ts";
-import { StatsServer } from "../../lib/stats/server.ts";
+import { encodeNetstring } from "../../lib/shared/netstring.ts";
+import { StatsServer } from "../../lib/stats/run_stats.ts";
 import { SqliteReader } from "../../lib/store/sqlite.ts";
 import { makeDocument } from "../_helpers/db.ts";
 import { freePort, sendRaw, waitFor, waitForPort } from "../_helpers/net.ts";

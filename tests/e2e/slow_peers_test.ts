@@ -6,9 +6,9 @@
  * refused before any body is read.
  */
 import assert from "node:assert/strict";
-import { sendDocument } from "../../lib/sender.ts";
-import { BlockTemplate } from "../../lib/template.ts";
-import { encodeNetstring } from "../../lib/netstring.ts";
+import { sendDocument } from "../../lib/client/sender.ts";
+import { BlockTemplate } from "../../lib/shared/template.ts";
+import { encodeNetstring } from "../../lib/shared/netstring.ts";
 import { startServer } from "../_helpers/process.ts";
 import { waitFor } from "../_helpers/net.ts";
 

@@ -5,7 +5,7 @@
  * directory of its own.
  */
 import assert from "node:assert/strict";
-import { encodeNetstring } from "../../lib/netstring.ts";
+import { encodeNetstring } from "../../lib/shared/netstring.ts";
 import { SqliteReader } from "../../lib/store/sqlite.ts";
 import { makeDocument, printedDocuments } from "../_helpers/db.ts";
 import { freePort, sendRaw, waitFor, waitForPort } from "../_helpers/net.ts";

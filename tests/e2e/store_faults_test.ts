@@ -5,9 +5,9 @@
  * exactly once in both stores, and the MySQL password must never be logged.
  */
 import assert from "node:assert/strict";
-import { sendDocument } from "../../lib/sender.ts";
-import { BlockTemplate } from "../../lib/template.ts";
-import { sha256Hex } from "../../lib/ingest.ts";
+import { sendDocument } from "../../lib/client/sender.ts";
+import { BlockTemplate } from "../../lib/shared/template.ts";
+import { sha256Hex } from "../../lib/server/ingest.ts";
 import {
   MYSQL_PORT,
   printedDocuments,

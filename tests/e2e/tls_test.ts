@@ -9,13 +9,13 @@ import {
   parseClientConfig,
   parseServerConfig,
 } from "../../lib/config.ts";
-import { sendDocument, SendError } from "../../lib/sender.ts";
-import { BlockTemplate } from "../../lib/template.ts";
+import { sendDocument, SendError } from "../../lib/client/sender.ts";
+import { BlockTemplate } from "../../lib/shared/template.ts";
 import { makeCerts } from "../_helpers/certs.ts";
 import { sendRaw, waitFor } from "../_helpers/net.ts";
 import { runProgram, startServer } from "../_helpers/process.ts";
 import { RpcStub } from "../_helpers/rpc_stub.ts";
-import { encodeNetstring } from "../../lib/netstring.ts";
+import { encodeNetstring } from "../../lib/shared/netstring.ts";
 
 const template = await BlockTemplate.load();
 const dataLines = (stdout: string[]) =>

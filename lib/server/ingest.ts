@@ -1,0 +1,349 @@
+/**
+ * The server's network side: accept connections, decode netstrings, check
+ * each payload is a block document, print it and hand it on for storage.
+ *
+ * @module
+ */
+import { createHash } from "node:crypto";
+import type { AllowList } from "./cidr.ts";
+import { NetstringError, NetstringParser } from "../shared/netstring.ts";
+import { type Logger, silentLogger } from "../shared/log.ts";
+import { formatDataLine, formatPeer, normalizeIp } from "./output.ts";
+import type { BlockTemplate } from "../shared/template.ts";
+import type { ReceivedDocument } from "../store/types.ts";
+
+/** Why a frame or connection was refused; stable strings for metrics. */
+export type RejectReason =
+  | NetstringError["reason"]
+  | "bad_utf8"
+  | "not_a_document"
+  | "idle_timeout"
+  | "not_allowed";
+
+/** Counters an ingest server keeps, for metrics. */
+export interface IngestStats {
+  /** Connections accepted. */
+  connections: number;
+  /** Connections open now. */
+  active: number;
+  /**
+   * Times `maxConnections` were open, so accepting paused: further peers
+   * waited in the listen backlog (or timed out there) until one closed.
+   */
+  refused: number;
+  /** Documents accepted. */
+  accepted: number;
+  /** Frames or connections rejected, by reason. */
+  rejected: Partial<Record<RejectReason, number>>;
+}
+
+/** Options for {@linkcode IngestServer}. */
+export interface IngestOptions {
+  /** Documents must be renderings of it; `undefined` accepts any UTF-8. */
+  template?: BlockTemplate;
+  /** Largest frame accepted. Default 64 KiB. */
+  maxFrameBytes?: number;
+  /** A connection must complete a frame this often, in ms. Default 5000. */
+  idleTimeoutMs?: number;
+  /**
+   * Most connections served at once; while this many are open no more are
+   * accepted, so new peers wait in the kernel's listen backlog (and their
+   * sends time out there) rather than being closed unread. Default 10000.
+   */
+  maxConnections?: number;
+  /** Peers outside these networks are closed before anything is read. */
+  allowFrom?: AllowList;
+  /** Receives each DATA line. */
+  print: (line: string) => void;
+  /**
+   * Receives each accepted document, e.g. to queue it for storage. It may
+   * return a promise that resolves once the document is stored: the
+   * connection is then closed only after that (see `storeWaitMs`).
+   */
+  onDocument?: (doc: ReceivedDocument) => Promise<unknown> | undefined | void;
+  /**
+   * How long a connection whose input ended stays open waiting for its
+   * documents to be stored. Closing is the only acknowledgement the
+   * protocol has, so with a healthy store a client that saw the close knows
+   * the document is stored, not just printed. 0 closes at once. Default 1000.
+   */
+  storeWaitMs?: number;
+  /** Recorded as the receiving server. */
+  serverId?: string;
+  /** Where to log. */
+  log?: Logger;
+  /** Clock in ms. Defaults to `Date.now`. */
+  now?: () => number;
+}
+
+const READ_BUFFER_BYTES = 8 * 1024;
+
+/** Lowercase hex SHA-256 of a string's UTF-8 bytes. */
+export function sha256Hex(data: string | Uint8Array): string {
+  return createHash("sha256").update(data).digest("hex");
+}
+
+/**
+ * Serves one listener. Every connection is handled concurrently; each may
+ * carry one frame (as the originals send) or many. A malformed frame, a
+ * payload that is not a block document, or a connection that completes no
+ * frame within `idleTimeoutMs` closes that connection with one log line and
+ * affects no other.
+ *
+ * @example
+ * ```ts ignore
+ * import { IngestServer } from "./ingest.ts";
+ * const server = new IngestServer(Deno.listen({ port: 9999 }), { print: console.log });
+ * await server.serve();
+ * ```
+ */
+export class IngestServer {
+  /** Live counters. */
+  readonly stats: IngestStats = {
+    connections: 0,
+    active: 0,
+    refused: 0,
+    accepted: 0,
+    rejected: {},
+  };
+  readonly #listener: Deno.Listener;
+  readonly #options: IngestOptions;
+  readonly #log: Logger;
+  readonly #now: () => number;
+  readonly #conns = new Set<Deno.Conn>();
+  readonly #decoder = new TextDecoder("utf-8", { fatal: true });
+  #closing = false;
+  #idle: PromiseWithResolvers<void> | undefined;
+  #slot: PromiseWithResolvers<void> | undefined;
+  #warnedFullAt = -Infinity;
+
+  /** Builds a server over an open listener. */
+  constructor(listener: Deno.Listener, options: IngestOptions) {
+    this.#listener = listener;
+    this.#options = options;
+    this.#log = options.log ?? silentLogger;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** The address being listened on. */
+  get addr(): Deno.NetAddr {
+    return this.#listener.addr as Deno.NetAddr;
+  }
+
+  /** Accepts connections until {@linkcode IngestServer.shutdown}. */
+  async serve(): Promise<void> {
+    const max = this.#options.maxConnections ?? 10_000;
+    while (!this.#closing) {
+      if (this.#conns.size >= max) {
+        // Not accepting (rather than accepting and closing) is what keeps
+        // this lossless: a sender whose connection was closed unread would
+        // see an orderly end and count its document as delivered. Waiting
+        // in the listen backlog, it times out and retries instead.
+        this.stats.refused++;
+        const line =
+          `${max} connections are open (--max-connections): new peers wait in the backlog until one closes`;
+        if (this.#now() - this.#warnedFullAt >= 10_000) {
+          this.#warnedFullAt = this.#now();
+          this.#log.warn(line);
+        } else {
+          this.#log.debug(line);
+        }
+        this.#slot = Promise.withResolvers();
+        await this.#slot.promise;
+        continue;
+      }
+      let conn: Deno.Conn;
+      try {
+        conn = await this.#listener.accept();
+      } catch (error) {
+        if (this.#closing || error instanceof Deno.errors.BadResource) break;
+        // E.g. out of file descriptors: back off instead of spinning.
+        this.#log.warn(`Cannot accept: ${(error as Error).message}`);
+        await new Promise((r) => setTimeout(r, 50));
+        continue;
+      }
+      this.stats.connections++;
+      if (!this.#allowed(conn)) continue;
+      this.#handle(conn);
+    }
+  }
+
+  /**
+   * Stops accepting, lets open connections finish their frames for up to
+   * `graceMs`, then closes what is left.
+   */
+  async shutdown(graceMs = 2000): Promise<void> {
+    if (!this.#closing) {
+      this.#closing = true;
+      this.#slot?.resolve();
+      try {
+        this.#listener.close();
+      } catch {
+        // Already closed.
+      }
+    }
+    if (this.#conns.size === 0) return;
+    this.#idle ??= Promise.withResolvers();
+    const timer = setTimeout(() => {
+      for (const conn of this.#conns) closeQuietly(conn);
+    }, graceMs);
+    await this.#idle.promise;
+    clearTimeout(timer);
+  }
+
+  #allowed(conn: Deno.Conn): boolean {
+    const allowFrom = this.#options.allowFrom;
+    if (allowFrom === undefined) return true;
+    const { hostname, port } = conn.remoteAddr as Deno.NetAddr;
+    if (allowFrom.allows(hostname)) return true;
+    closeQuietly(conn);
+    this.stats.rejected.not_allowed = (this.stats.rejected.not_allowed ?? 0) +
+      1;
+    this.#log.warn(
+      `Refused a connection from ${
+        formatPeer(normalizeIp(hostname), port)
+      }: not in --allow-from`,
+    );
+    return false;
+  }
+
+  async #handle(conn: Deno.Conn): Promise<void> {
+    this.#conns.add(conn);
+    this.stats.active = this.#conns.size;
+    const remote = conn.remoteAddr as Deno.NetAddr;
+    const ip = normalizeIp(remote.hostname);
+    const port = remote.port;
+    // Frames are views into `buffer`: #accept is done with them before the
+    // next read reuses it.
+    const parser = new NetstringParser({
+      maxFrameBytes: this.#options.maxFrameBytes,
+      views: true,
+    });
+    const idleMs = this.#options.idleTimeoutMs ?? 5000;
+    let timedOut = false;
+    // One timer per idle period, not one per frame: a frame only moves the
+    // deadline, and the timer re-arms itself for what is left of it.
+    let deadline = Date.now() + idleMs;
+    const expire = () => {
+      const left = deadline - Date.now();
+      if (left > 0) {
+        timer = setTimeout(expire, left);
+        return;
+      }
+      timedOut = true;
+      closeQuietly(conn);
+    };
+    let timer = setTimeout(expire, idleMs);
+    const buffer = new Uint8Array(READ_BUFFER_BYTES);
+    let reason: RejectReason | undefined;
+    let detail = "";
+    const storing: { last?: Promise<unknown> } = {};
+    try {
+      while (true) {
+        const n = await conn.read(buffer);
+        if (n === null) {
+          parser.end();
+          break;
+        }
+        parser.push(buffer.subarray(0, n), (frame) => {
+          const problem = this.#accept(frame, ip, port, storing);
+          if (problem) {
+            [reason, detail] = problem;
+            throw new RejectedFrame();
+          }
+          deadline = Date.now() + idleMs;
+        });
+      }
+    } catch (error) {
+      if (error instanceof NetstringError) {
+        reason = timedOut ? "idle_timeout" : error.reason;
+        detail = error.message;
+      } else if (timedOut) {
+        reason = "idle_timeout";
+        detail = `no complete frame within ${idleMs} ms`;
+      } else if (!(error instanceof RejectedFrame) && !this.#closing) {
+        this.#log.debug(
+          `Connection from ${ip}:${port} failed: ${(error as Error).message}`,
+        );
+      }
+    } finally {
+      clearTimeout(timer);
+      // Stores write in order, so the last document stored means all were.
+      const waitMs = this.#options.storeWaitMs ?? 1000;
+      if (storing.last && waitMs > 0) await settleWithin(storing.last, waitMs);
+      closeQuietly(conn);
+      this.#conns.delete(conn);
+      this.stats.active = this.#conns.size;
+      this.#slot?.resolve();
+      if (this.#conns.size === 0) this.#idle?.resolve();
+    }
+    if (reason !== undefined) {
+      this.stats.rejected[reason] = (this.stats.rejected[reason] ?? 0) + 1;
+      const line = `Closed connection from ${ip}:${port}: ${detail}`;
+      if (reason === "idle_timeout") this.#log.debug(line);
+      else this.#log.warn(line);
+    }
+  }
+
+  #accept(
+    frame: Uint8Array,
+    ip: string,
+    port: number,
+    storing: { last?: Promise<unknown> },
+  ): [RejectReason, string] | undefined {
+    let payload: string;
+    try {
+      payload = this.#decoder.decode(frame);
+    } catch {
+      return ["bad_utf8", `frame of ${frame.length} bytes is not UTF-8`];
+    }
+    const template = this.#options.template;
+    let block: bigint | null = null;
+    if (template) {
+      const parsed = template.parse(payload);
+      if (parsed === undefined) {
+        return [
+          "not_a_document",
+          `frame of ${frame.length} bytes is not a block document`,
+        ];
+      }
+      block = parsed;
+    }
+    this.stats.accepted++;
+    this.#options.print(formatDataLine(ip, port, payload));
+    const onDocument = this.#options.onDocument;
+    // Without a store nobody reads the hash: don't compute it.
+    if (onDocument === undefined) return undefined;
+    const stored = onDocument({
+      payload,
+      hash: sha256Hex(frame),
+      block,
+      ip,
+      port,
+      receivedAt: this.#now(),
+      server: this.#options.serverId ?? "",
+    });
+    if (stored) storing.last = stored;
+    return undefined;
+  }
+}
+
+/** Waits for `promise` (ignoring its outcome) for at most `ms`. */
+async function settleWithin(promise: Promise<unknown>, ms: number) {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    promise.catch(() => {}),
+    new Promise((resolve) => timer = setTimeout(resolve, ms)),
+  ]);
+  clearTimeout(timer);
+}
+
+class RejectedFrame extends Error {}
+
+function closeQuietly(conn: Deno.Conn) {
+  try {
+    conn.close();
+  } catch {
+    // Already closed.
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * The server program, wired from its parts: a TCP listener, the ingest loop,
+ * batched stdout, and the store.
+ *
+ * @module
+ */
+import { AllowList } from "./cidr.ts";
+import { ConfigError, type ServerConfig } from "../config.ts";
+import { IngestServer } from "./ingest.ts";
+import type { MainContext } from "../shared/run_main.ts";
+import { LineWriter } from "./output.ts";
+import { ServerMetrics, serveServerHealth } from "./server_metrics.ts";
+import { Storage } from "../store/storage.ts";
+import { BlockTemplate } from "../shared/template.ts";
+
+/** Runs the server until `signal` aborts, then drains and returns. */
+export async function runServer(
+  { config, log, signal }: MainContext<ServerConfig>,
+): Promise<void> {
+  const template = config.acceptAnyPayload
+    ? undefined
+    : await BlockTemplate.load(config.template);
+  const listener = await openListener(config);
+  const port = (listener.addr as Deno.NetAddr).port;
+  const metrics = config.metricsPort > 0 ? new ServerMetrics() : undefined;
+  // Stores open in the background, retrying: documents are queued meanwhile.
+  const storage = Storage.open(config.store, {
+    capacity: config.storeQueueSize,
+    log,
+    onLatency: metrics?.onStoreLatency,
+  });
+  const out = new LineWriter();
+  const server = new IngestServer(listener, {
+    template,
+    maxFrameBytes: config.maxFrameBytes,
+    idleTimeoutMs: config.idleTimeoutMs,
+    maxConnections: config.maxConnections,
+    allowFrom: config.allowFrom.length > 0
+      ? AllowList.parse(config.allowFrom)
+      : undefined,
+    print: (line) => out.writeLine(line),
+    onDocument: storage &&
+      ((doc) => storage.push(doc, config.storeWaitMs > 0)),
+    storeWaitMs: config.storeWaitMs,
+    serverId: config.serverId ?? `${Deno.hostname()}:${port}`,
+    log,
+  });
+  log.info(`Listening on ${config.host}:${server.addr.port}`);
+  const health = metrics && serveServerHealth(metrics, {
+    hostname: config.host,
+    port: config.metricsPort,
+    ingest: server.stats,
+    storage,
+    closing: () => signal.aborted,
+    log,
+  });
+  signal.addEventListener("abort", () => server.shutdown(), { once: true });
+  await server.serve();
+  await server.shutdown();
+  await out.flush();
+  await storage?.close(config.storeFlushTimeoutMs);
+  await health?.shutdown();
+  log.info("Stopped");
+}
+
+/**
+ * Opens the server's listener: TLS when `--tls-cert`/`--tls-key` are set,
+ * plain TCP otherwise. Unreadable key material is a configuration error.
+ */
+export async function openListener(
+  config: Pick<ServerConfig, "host" | "port" | "tls">,
+): Promise<Deno.Listener> {
+  const { host: hostname, port, tls } = config;
+  if (tls === undefined) {
+    try {
+      return Deno.listen({ hostname, port });
+    } catch (error) {
+      // Name the address: "Address already in use" alone does not say which.
+      if (error instanceof Error) {
+        error.message = `${hostname}:${port}: ${error.message}`;
+      }
+      throw error;
+    }
+  }
+  const read = async (flag: string, path: string) => {
+    try {
+      return await Deno.readTextFile(path);
+    } catch (error) {
+      throw new ConfigError(
+        `Cannot read ${flag} ${path}: ${(error as Error).message}`,
+      );
+    }
+  };
+  const cert = await read("--tls-cert", tls.certFile);
+  const key = await read("--tls-key", tls.keyFile);
+  try {
+    return Deno.listenTls({ hostname, port, cert, key });
+  } catch (error) {
+    if (!(error instanceof Deno.errors.InvalidData)) throw error;
+    throw new ConfigError(
+      `Cannot use --tls-cert/--tls-key: ${(error as Error).message}`,
+    );
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * What every program does around its real work: parse configuration (a
+ * clear message and exit 2 on bad input), `--help`, `--wait`, a logger, and
+ * an `AbortSignal` that SIGINT/SIGTERM abort.
+ *
+ * @module
+ */
+import { ConfigError } from "./options.ts";
+import type { CommonConfig } from "../config.ts";
+import { createLogger, type Logger } from "./log.ts";
+import { abortableSleep } from "../client/poller.ts";
+import { TemplateError } from "./template.ts";
+
+/** What a program's body receives. */
+export interface MainContext<C> {
+  config: C;
+  log: Logger;
+  /** Aborted on the first SIGINT or SIGTERM. */
+  signal: AbortSignal;
+}
+
+/**
+ * Runs a program: parses `Deno.args` and the environment with `parse`, then
+ * calls `body`. Exits 0 when `body` resolves, 2 on a configuration error and
+ * 1 on any other error. A second signal exits at once.
+ */
+export async function runMain<C extends CommonConfig>(
+  name: string,
+  parse: (args: string[], env: Record<string, string>) => C,
+  body: (context: MainContext<C>) => Promise<void>,
+): Promise<never> {
+  let config: C;
+  try {
+    config = parse(Deno.args, Deno.env.toObject());
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(`${name}: ${error.message}\nRun with --help for usage.`);
+    Deno.exit(2);
+  }
+  if (config.help) {
+    console.log(config.helpText);
+    Deno.exit(0);
+  }
+  const log = createLogger(name, { level: config.verbose ? "debug" : "warn" });
+  const controller = new AbortController();
+  const onSignal = () => {
+    if (controller.signal.aborted) Deno.exit(130);
+    log.info("Stopping");
+    controller.abort();
+  };
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+  try {
+    if (config.waitSeconds > 0) {
+      log.info(`Waiting ${config.waitSeconds} s before starting`);
+      await abortableSleep(config.waitSeconds * 1000, controller.signal);
+    }
+    if (!controller.signal.aborted) {
+      await body({ config, log, signal: controller.signal });
+    }
+  } catch (error) {
+    // Problems the user can fix get one line; bugs get a stack trace.
+    if (error instanceof ConfigError || error instanceof TemplateError) {
+      log.error(withCause(error));
+      Deno.exit(2);
+    }
+    if (
+      error instanceof Deno.errors.AddrInUse ||
+      error instanceof Deno.errors.AddrNotAvailable ||
+      error instanceof Deno.errors.PermissionDenied ||
+      error instanceof Deno.errors.NotCapable
+    ) {
+      log.error(`Cannot start: ${error.message}`);
+      Deno.exit(1);
+    }
+    log.error((error as Error).stack ?? String(error));
+    Deno.exit(1);
+  }
+  Deno.exit(0);
+}
+
+function withCause(error: Error): string {
+  const cause = error.cause instanceof Error ? `: ${error.cause.message}` : "";
+  return error.message + cause;
+}

@@ -1,0 +1,150 @@
+/**
+ * The stats program: opens the configured store's read side and serves the
+ * stats API over HTTP until stopped, then finishes the requests in flight
+ * and closes the store.
+ *
+ * @module
+ */
+import { ConfigError, type StatsConfig } from "../config.ts";
+import { type Logger, silentLogger } from "../shared/log.ts";
+import type { MainContext } from "../shared/run_main.ts";
+import type { Registry } from "../shared/metrics.ts";
+import { openReader } from "../store/mod.ts";
+import type { StoreReader } from "../store/types.ts";
+import { createStatsHandler } from "./handler.ts";
+
+/** Options for {@linkcode StatsServer.listen}. */
+export interface StatsServerOptions {
+  /** Address to listen on. Default `localhost`. */
+  hostname?: string;
+  /** Port; 0 picks a free one. Default 8080. */
+  port?: number;
+  /** See {@linkcode StatsHandlerOptions.staleAfterMs}. */
+  staleAfterMs?: number;
+  /** See {@linkcode StatsHandlerOptions.cacheTtlMs}. Default 0. */
+  cacheTtlMs?: number;
+  /** Metrics registry. Default: a new one. */
+  registry?: Registry;
+  /** Where to log. */
+  log?: Logger;
+  /** Close `reader` when the server closes. Default false. */
+  closeReader?: boolean;
+}
+
+/**
+ * A running stats API.
+ *
+ * @example
+ * ```ts ignore
+ * import { StatsServer } from "./run_stats.ts";
+ * await using stats = StatsServer.listen(reader, { port: 0 });
+ * console.log(stats.url); // http://localhost:PORT/
+ * ```
+ */
+export class StatsServer implements AsyncDisposable {
+  /** The address being listened on. */
+  readonly addr: Deno.NetAddr;
+  /** The API's base URL, ending in `/`. */
+  readonly url: string;
+  readonly #server: Deno.HttpServer<Deno.NetAddr>;
+  readonly #reader: StoreReader;
+  readonly #closeReader: boolean;
+  #closed: Promise<void> | undefined;
+
+  private constructor(
+    server: Deno.HttpServer<Deno.NetAddr>,
+    reader: StoreReader,
+    closeReader: boolean,
+  ) {
+    this.#server = server;
+    this.#reader = reader;
+    this.#closeReader = closeReader;
+    this.addr = server.addr;
+    const host = this.addr.hostname.includes(":")
+      ? `[${this.addr.hostname}]`
+      : this.addr.hostname;
+    this.url = `http://${host}:${this.addr.port}/`;
+  }
+
+  /** Starts serving `reader`; resolves nothing, the socket is open at once. */
+  static listen(
+    reader: StoreReader,
+    options: StatsServerOptions = {},
+  ): StatsServer {
+    const log = options.log ?? silentLogger;
+    const handler = createStatsHandler(reader, {
+      staleAfterMs: options.staleAfterMs,
+      cacheTtlMs: options.cacheTtlMs,
+      registry: options.registry,
+      log,
+    });
+    const server = Deno.serve({
+      hostname: options.hostname ?? "localhost",
+      port: options.port ?? 8080,
+      onListen: () => {},
+      onError: (error) => {
+        log.error(`Request failed: ${(error as Error).stack ?? error}`);
+        return new Response("Internal error\n", { status: 500 });
+      },
+    }, handler);
+    return new StatsServer(server, reader, options.closeReader ?? false);
+  }
+
+  /** Stops accepting, lets requests in flight finish, closes the reader. */
+  close(): Promise<void> {
+    this.#closed ??= (async () => {
+      await this.#server.shutdown();
+      if (this.#closeReader) await this.#reader.close();
+    })();
+    return this.#closed;
+  }
+
+  /** Same as {@linkcode StatsServer.close}. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+/**
+ * Starts the stats API on a configuration's store, for programs that run it
+ * in-process (`deno task demo`). The server owns the reader it opens.
+ */
+export async function startStats(
+  config:
+    & Pick<StatsConfig, "host" | "port" | "store" | "staleAfterMs">
+    & Partial<Pick<StatsConfig, "cacheTtlMs">>,
+  { log = silentLogger, registry }: { log?: Logger; registry?: Registry } = {},
+): Promise<StatsServer> {
+  const reader = await openReader(config.store, { log });
+  if (!reader) {
+    throw new ConfigError(
+      "The stats API needs a store to read; --no-store stores nothing",
+    );
+  }
+  return StatsServer.listen(reader, {
+    hostname: config.host,
+    port: config.port,
+    staleAfterMs: config.staleAfterMs,
+    cacheTtlMs: config.cacheTtlMs,
+    registry,
+    log,
+    closeReader: true,
+  });
+}
+
+/** Runs the stats API until `signal` aborts (SIGINT/SIGTERM). */
+export async function runStats(
+  { config, log, signal }: MainContext<StatsConfig>,
+): Promise<void> {
+  const stats = await startStats(config, { log });
+  console.log(
+    `Stats API listening on ${stats.url} (dashboard: ${stats.url}dashboard)`,
+  );
+  if (!signal.aborted) {
+    await new Promise((resolve) =>
+      signal.addEventListener("abort", resolve, { once: true })
+    );
+  }
+  await stats.close();
+  log.info("Stopped");
+}

@@ -1,0 +1,294 @@
+import assert from "node:assert/strict";
+import { MysqlReader, MysqlWriter } from "../../lib/store/mysql.ts";
+import { ETHEREUM_DATA_GO_DDL } from "../../lib/store/schema.ts";
+import { StoreError } from "../../lib/store/types.ts";
+import { freePort } from "../_helpers/net.ts";
+import { makeDocument, TestDatabase } from "../_helpers/db.ts";
+
+const PYTHON_DDL = `CREATE TABLE ethereum_data (
+  id INTEGER NOT NULL AUTO_INCREMENT,
+  hash VARCHAR(64),
+  payload TEXT,
+  PRIMARY KEY (id),
+  UNIQUE (hash)
+)`;
+
+async function showCreate(db: TestDatabase): Promise<string> {
+  const [row] = await db.query("SHOW CREATE TABLE ethereum_data");
+  return String(row["Create Table"]).replace(/ AUTO_INCREMENT=\d+/, "");
+}
+
+Deno.test("mysql: creates the tables on an empty database, saves and reads back", async () => {
+  await using db = await TestDatabase.create("store_empty");
+  const writer = await MysqlWriter.open(db.config());
+  const reader = new MysqlReader(db.config());
+  try {
+    const tables = (await db.query<{ t: string }>(
+      `SELECT TABLE_NAME AS t FROM information_schema.TABLES
+       WHERE TABLE_SCHEMA = ?`,
+      [db.name],
+    )).map((r) => r.t).sort();
+    assert.deepEqual(tables, [
+      "eth_batches",
+      "eth_blocks",
+      "eth_clients",
+      "ethereum_data",
+    ]);
+    // The Python original's table, exactly (SPEC 1.4).
+    const columns = await db.query(
+      `SELECT COLUMN_NAME AS c, COLUMN_TYPE AS t, IS_NULLABLE AS n
+       FROM information_schema.COLUMNS
+       WHERE TABLE_SCHEMA = ? AND TABLE_NAME = 'ethereum_data'
+       ORDER BY ORDINAL_POSITION`,
+      [db.name],
+    );
+    assert.deepEqual(columns.map((c) => [c.c, c.t, c.n]), [
+      ["id", "int(11)", "NO"],
+      ["hash", "varchar(64)", "YES"],
+      ["payload", "text", "YES"],
+    ]);
+
+    const a = await makeDocument(21000000, {
+      ip: "10.0.0.1",
+      receivedAt: 1000,
+    });
+    const b = await makeDocument(21000001, {
+      ip: "10.0.0.2",
+      receivedAt: 2000,
+    });
+    const aAgain = { ...a, ip: "10.0.0.2", server: "b:1", receivedAt: 3000 };
+    assert.deepEqual(await writer.save([a, b, aAgain]), [true, true, false]);
+    assert.deepEqual(await writer.save([aAgain]), [false]);
+
+    const rows = await db.query("SELECT hash, payload FROM ethereum_data");
+    assert.equal(rows.length, 2);
+    assert.equal(
+      a.hash,
+      "be7cbed5bab6fc9c253937977f34aa3c9cf5fc3d8985d9cec7edc353994ca633",
+    );
+
+    const stored = await reader.document(a.hash);
+    assert.ok(stored);
+    assert.equal(stored.payload, a.payload);
+    assert.equal(stored.block, 21000000n);
+    assert.equal(stored.firstSeen, 1000);
+    assert.equal(stored.lastSeen, 3000);
+    assert.equal(stored.copies, 3);
+    assert.equal(stored.server, "test:1");
+    assert.equal(await reader.countBlocks(), 2);
+    const page1 = await reader.recentBlocks({ limit: 1 });
+    assert.deepEqual(page1.map((r) => r.hash), [b.hash]);
+    const page2 = await reader.recentBlocks({ limit: 5, before: page1[0] });
+    assert.deepEqual(page2.map((r) => r.hash), [a.hash]);
+    assert.deepEqual(
+      (await reader.clients()).map((c) => [c.ip, c.count, c.lastSeen]),
+      [["10.0.0.2", 3, 3000], ["10.0.0.1", 1, 1000]],
+    );
+    await reader.ping();
+  } finally {
+    await reader.close();
+    await writer.close();
+  }
+});
+
+for (
+  const [name, ddl] of [["Python", PYTHON_DDL], [
+    "Go",
+    ETHEREUM_DATA_GO_DDL.replace(" IF NOT EXISTS", ""),
+  ]]
+) {
+  Deno.test(`mysql: uses a table pre-created with the ${name} DDL as it is`, async () => {
+    await using db = await TestDatabase.create(`store_${name.toLowerCase()}`);
+    await db.query(ddl);
+    const original = await makeDocument(5000000, { receivedAt: 4000 });
+    // A row an original server stored: check-then-insert, no eth_ tables.
+    await db.query("INSERT INTO ethereum_data (hash, payload) VALUES (?, ?)", [
+      original.hash,
+      original.payload,
+    ]);
+    const before = await showCreate(db);
+    const writer = await MysqlWriter.open(db.config());
+    const reader = new MysqlReader(db.config());
+    try {
+      assert.equal(await showCreate(db), before);
+      const ours = await makeDocument(5000001, { receivedAt: 5000 });
+      assert.deepEqual(await writer.save([original, ours]), [false, true]);
+      assert.equal(await showCreate(db), before);
+      const rows = await db.query(
+        "SELECT id, hash FROM ethereum_data ORDER BY id",
+      );
+      assert.deepEqual(rows.map((r) => r.hash), [original.hash, ours.hash]);
+      // We saw the original's copy too: known from then, first server not.
+      const recent = await reader.recentBlocks({ limit: 10 });
+      assert.deepEqual(
+        recent.map((r) => [r.hash, r.firstSeen, r.server]),
+        [[ours.hash, 5000, "test:1"], [original.hash, 4000, null]],
+      );
+      assert.equal(await reader.countBlocks(), 2);
+      assert.equal(
+        (await reader.document(original.hash))?.payload,
+        original.payload,
+      );
+    } finally {
+      await reader.close();
+      await writer.close();
+    }
+  });
+}
+
+Deno.test("mysql: rows only an original wrote are listed after ours, paged by hash", async () => {
+  await using db = await TestDatabase.create("store_orphans");
+  await db.query(PYTHON_DDL);
+  const originals = await Promise.all([1, 2, 3].map((n) => makeDocument(n)));
+  for (const d of originals) {
+    await db.query("INSERT INTO ethereum_data (hash, payload) VALUES (?, ?)", [
+      d.hash,
+      d.payload,
+    ]);
+  }
+  const writer = await MysqlWriter.open(db.config());
+  const reader = new MysqlReader(db.config());
+  try {
+    const ours = await makeDocument(4, { receivedAt: 10 });
+    await writer.save([ours]);
+    const seen: string[] = [];
+    let before: { firstSeen: number; hash: string } | undefined;
+    while (true) {
+      const page = await reader.recentBlocks({ limit: 2, before });
+      if (page.length === 0) break;
+      seen.push(...page.map((r) => r.hash));
+      before = page.at(-1);
+    }
+    const orphanHashes = originals.map((d) => d.hash).sort().reverse();
+    assert.deepEqual(seen, [ours.hash, ...orphanHashes]);
+  } finally {
+    await reader.close();
+    await writer.close();
+  }
+});
+
+Deno.test("mysql: a retried batch returns the same answer and counts once", async () => {
+  await using db = await TestDatabase.create("store_retry");
+  const writer = await MysqlWriter.open(db.config());
+  try {
+    const docs = [
+      await makeDocument(10, { ip: "10.1.1.1" }),
+      await makeDocument(11, { ip: "10.1.1.1" }),
+    ];
+    assert.deepEqual(await writer.save(docs), [true, true]);
+    // As when the reply to COMMIT was lost and the queue retries the batch.
+    assert.deepEqual(await writer.save(docs), [true, true]);
+    const [client] = await db.query("SELECT documents FROM eth_clients");
+    assert.equal(Number(client.documents), 2);
+    const [block] = await db.query(
+      "SELECT copies FROM eth_blocks WHERE hash = ?",
+      [docs[0].hash],
+    );
+    assert.equal(Number(block.copies), 1);
+    // A new batch with the same documents is counted.
+    const again = docs.map((d) => ({ ...d, receivedAt: d.receivedAt + 1 }));
+    assert.deepEqual(await writer.save(again), [false, false]);
+    const [after] = await db.query("SELECT documents FROM eth_clients");
+    assert.equal(Number(after.documents), 4);
+  } finally {
+    await writer.close();
+  }
+});
+
+Deno.test("mysql: concurrent writers store each document exactly once", async () => {
+  await using db = await TestDatabase.create("store_race");
+  const writers = await Promise.all(
+    [1, 2, 3].map(() => MysqlWriter.open(db.config())),
+  );
+  try {
+    const docs = await Promise.all(
+      Array.from({ length: 60 }, (_, i) => makeDocument(1000 + i)),
+    );
+    // Each writer saves every document, in its own order and batches.
+    const results = await Promise.all(writers.map(async (w, n) => {
+      const mine = n === 1 ? [...docs].reverse() : docs;
+      const flags = new Map<string, boolean>();
+      for (let i = 0; i < mine.length; i += 7 + n) {
+        const batch = mine.slice(i, i + 7 + n)
+          .map((d) => ({ ...d, server: `w${n}` }));
+        (await w.save(batch)).forEach((f, k) => flags.set(batch[k].hash, f));
+      }
+      return flags;
+    }));
+    for (const d of docs) {
+      const firsts = results.filter((r) => r.get(d.hash)).length;
+      assert.equal(firsts, 1, `first copies of block ${d.block}`);
+    }
+    const [count] = await db.query(
+      "SELECT COUNT(*) AS n, COUNT(DISTINCT hash) AS d FROM ethereum_data",
+    );
+    assert.deepEqual([Number(count.n), Number(count.d)], [60, 60]);
+    const servers = await db.query(
+      "SELECT hash, server, copies FROM eth_blocks",
+    );
+    assert.equal(servers.length, 60);
+    for (const row of servers) {
+      const winner = results.findIndex((r) => r.get(String(row.hash)));
+      assert.equal(row.server, `w${winner}`);
+      assert.equal(Number(row.copies), 3);
+    }
+  } finally {
+    await Promise.all(writers.map((w) => w.close()));
+  }
+});
+
+Deno.test("mysql: a payload too long for the originals' column is rejected, not retried", async () => {
+  await using db = await TestDatabase.create("store_reject");
+  const writer = await MysqlWriter.open(db.config());
+  try {
+    const doc = await makeDocument(1);
+    const huge = { ...doc, payload: "x".repeat(70_000), hash: "f".repeat(64) };
+    await writer.save([huge]).then(
+      () => assert.fail("saved a payload longer than TEXT"),
+      (e: StoreError) => assert.equal(e.kind, "rejected"),
+    );
+    // Nothing truncated was stored, and good documents still are.
+    assert.deepEqual(await writer.save([doc]), [true]);
+    const rows = await db.query("SELECT hash FROM ethereum_data");
+    assert.deepEqual(rows.map((r) => r.hash), [doc.hash]);
+  } finally {
+    await writer.close();
+  }
+});
+
+Deno.test("mysql: an unreachable server is a StoreError of kind unavailable", async () => {
+  const config = {
+    host: "127.0.0.1",
+    port: freePort(),
+    user: "root",
+    password: "",
+    database: "eth",
+  };
+  await MysqlWriter.open(config).then(
+    () => assert.fail("opened a store that is not there"),
+    (e) => {
+      assert.ok(e instanceof StoreError);
+      assert.equal(e.kind, "unavailable");
+      assert.match(e.message, /root@127\.0\.0\.1:\d+\/eth/);
+    },
+  );
+  const reader = new MysqlReader(config);
+  try {
+    await assert.rejects(reader.ping(), StoreError);
+  } finally {
+    await reader.close();
+  }
+});
+
+Deno.test("mysql: a reader before any server created the tables sees an empty store", async () => {
+  await using db = await TestDatabase.create("store_noreader");
+  const reader = new MysqlReader(db.config());
+  try {
+    assert.deepEqual(await reader.recentBlocks({ limit: 5 }), []);
+    assert.deepEqual(await reader.clients(), []);
+    assert.equal(await reader.countBlocks(), 0);
+    assert.equal(await reader.document("a".repeat(64)), undefined);
+  } finally {
+    await reader.close();
+  }
+});
