@@ -4,10 +4,10 @@
  *
  * @module
  */
-import { parseClientConfig } from "./lib/config.ts";
+import { CLIENT_COMMAND } from "./lib/client/options.ts";
 import { runMain } from "./lib/shared/run_main.ts";
 import { runClient } from "./lib/client/run_client.ts";
 
 if (import.meta.main) {
-  await runMain("client", parseClientConfig, runClient);
+  await runMain(CLIENT_COMMAND, runClient);
 }

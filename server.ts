@@ -4,10 +4,10 @@
  *
  * @module
  */
-import { parseServerConfig } from "./lib/config.ts";
+import { SERVER_COMMAND } from "./lib/server/options.ts";
 import { runMain } from "./lib/shared/run_main.ts";
 import { runServer } from "./lib/server/run_server.ts";
 
 if (import.meta.main) {
-  await runMain("server", parseServerConfig, runServer);
+  await runMain(SERVER_COMMAND, runServer);
 }

@@ -5,10 +5,10 @@
  *
  * @module
  */
-import { parseStatsConfig } from "./lib/config.ts";
+import { STATS_COMMAND } from "./lib/stats/options.ts";
 import { runMain } from "./lib/shared/run_main.ts";
 import { runStats } from "./lib/stats/run_stats.ts";
 
 if (import.meta.main) {
-  await runMain("stats", parseStatsConfig, runStats);
+  await runMain(STATS_COMMAND, runStats);
 }

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { DEFAULT_RPC_URLS } from "../lib/config.ts";
+import { DEFAULT_RPC_URLS } from "../lib/client/options.ts";
 import { redactUrl } from "../lib/client/rpc.ts";
 
 const ROOT = new URL("../", import.meta.url);

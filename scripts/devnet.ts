@@ -6,12 +6,63 @@
  * @module
  */
 import {
-  ConfigError,
-  type DevnetConfig,
-  parseDevnetConfig,
-} from "../lib/config.ts";
+  type Command,
+  COMMON_OPTIONS,
+  type CommonConfig,
+  number,
+  type OptionValues,
+  port,
+  text,
+} from "../lib/shared/options.ts";
+import { ConfigError } from "../lib/shared/options.ts";
 import { type MainContext, runMain } from "../lib/shared/run_main.ts";
-import { abortableSleep } from "../lib/client/poller.ts";
+import { abortableSleep } from "../lib/shared/async.ts";
+
+/** Option table of `deno task devnet`. */
+export const DEVNET_OPTIONS = {
+  host: text({
+    name: "host",
+    value: "HOST",
+    default: "127.0.0.1",
+    env: ["ETH_DEVNET_HOST"],
+    help: "address anvil listens on",
+  }),
+  port: port({
+    name: "port",
+    default: 8545,
+    env: ["ETH_DEVNET_PORT"],
+    help: "JSON-RPC port (HTTP and WebSocket)",
+  }),
+  blockTime: number({
+    name: "block-time",
+    value: "SECONDS",
+    default: 2,
+    max: 86400,
+    env: ["ETH_DEVNET_BLOCK_TIME"],
+    help: "mine a block this often (may be fractional; 0: only on demand)",
+  }),
+  stateFile: text({
+    name: "state",
+    value: "FILE",
+    env: ["ETH_DEVNET_STATE"],
+    help: "keep the chain in this file across restarts (default: none)",
+  }),
+  ...COMMON_OPTIONS,
+};
+
+/** Configuration of `deno task devnet`. */
+export type DevnetConfig =
+  & CommonConfig
+  & Omit<OptionValues<typeof DEVNET_OPTIONS>, "help">;
+
+/** The devnet script's command line. */
+export const DEVNET_COMMAND: Command<typeof DEVNET_OPTIONS, DevnetConfig> = {
+  name: "devnet",
+  usage: "deno task devnet [options]",
+  summary: "Runs a local anvil chain and prints the ETH_RPC_URL to use.",
+  options: DEVNET_OPTIONS,
+  configure: ({ help: _, ...config }) => config,
+};
 
 /** The anvil build used here and in the tests. */
 const ANVIL = "npm:@foundry-rs/anvil@1.7.1";
@@ -146,5 +197,5 @@ async function waitUntilAnswering(
 }
 
 if (import.meta.main) {
-  await runMain("devnet", parseDevnetConfig, runDevnet);
+  await runMain(DEVNET_COMMAND, runDevnet);
 }

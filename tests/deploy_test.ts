@@ -8,15 +8,10 @@
 import assert from "node:assert/strict";
 import { join, relative } from "node:path";
 import { parse as parseYaml } from "yaml";
-import type { OptionSpec } from "../lib/shared/options.ts";
-import {
-  CLIENT_OPTIONS,
-  parseClientConfig,
-  parseServerConfig,
-  parseStatsConfig,
-  SERVER_OPTIONS,
-  STATS_OPTIONS,
-} from "../lib/config.ts";
+import type { Option } from "../lib/shared/options.ts";
+import { CLIENT_OPTIONS, parseClientConfig } from "../lib/client/options.ts";
+import { parseServerConfig, SERVER_OPTIONS } from "../lib/server/options.ts";
+import { parseStatsConfig, STATS_OPTIONS } from "../lib/stats/options.ts";
 import {
   CompileError,
   explainFailure,
@@ -36,12 +31,12 @@ const read = (path: string) => Deno.readTextFileSync(join(ROOT, path));
 const readJson = (path: string) => JSON.parse(read(path)) as Json;
 
 const PROGRAM = {
-  client: { parse: parseClientConfig, options: CLIENT_OPTIONS },
-  server: { parse: parseServerConfig, options: SERVER_OPTIONS },
-  stats: { parse: parseStatsConfig, options: STATS_OPTIONS },
+  client: { parse: parseClientConfig, options: Object.values(CLIENT_OPTIONS) },
+  server: { parse: parseServerConfig, options: Object.values(SERVER_OPTIONS) },
+  stats: { parse: parseStatsConfig, options: Object.values(STATS_OPTIONS) },
 } as const;
 
-const hasOption = (options: OptionSpec[], name: string) =>
+const hasOption = (options: Option<unknown>[], name: string) =>
   options.some((o) => o.name === name);
 
 /**
@@ -1312,7 +1307,7 @@ Deno.test("compile: with a stand-in runtime, each binary embeds its modules, the
         /── templates\/\* /,
         `${program.binary}: templates`,
       );
-      assert.match(listing, /── main\.ts /, `${program.binary}: lib`);
+      assert.match(listing, /─┬ lib /, `${program.binary}: lib`);
       assert.match(listing, new RegExp(`── ${program.entry} `));
       for (const name of TEST_ONLY) {
         assert.ok(!listing.includes(name), `${program.binary} embeds ${name}`);

@@ -5,6 +5,7 @@
  * @module
  */
 import { type Logger, silentLogger } from "../shared/log.ts";
+import { CLIENT_OPTIONS } from "./options.ts";
 
 /** Options for {@linkcode BlockFollower}. */
 export interface BlockFollowerOptions {
@@ -83,7 +84,9 @@ export class BlockFollower {
   constructor(options: BlockFollowerOptions) {
     this.#send = options.send;
     this.#lastSent = options.lastSent;
-    this.#maxBackfill = BigInt(Math.max(1, options.maxBackfill ?? 128));
+    this.#maxBackfill = BigInt(
+      Math.max(1, options.maxBackfill ?? CLIENT_OPTIONS.maxBackfill.default),
+    );
     this.#onSent = options.onSent;
     this.#signal = options.signal;
     this.#log = options.log ?? silentLogger;

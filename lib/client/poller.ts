@@ -5,8 +5,10 @@
  *
  * @module
  */
+import { abortableSleep } from "../shared/async.ts";
 import { type Logger, silentLogger } from "../shared/log.ts";
 import { RpcError } from "./rpc.ts";
+import { CLIENT_OPTIONS } from "./options.ts";
 
 /** Counters a poller keeps, for metrics. */
 export interface PollerStats {
@@ -55,20 +57,6 @@ export interface PollOptions {
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
   /** Uniform random in [0, 1), for jitter. Defaults to `Math.random`. */
   random?: () => number;
-}
-
-/** Resolves after `ms`, or as soon as `signal` aborts. Never rejects. */
-export function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-  });
 }
 
 /** Creates empty poller stats. */
@@ -121,7 +109,8 @@ export async function pollHeads(options: PollOptions): Promise<void> {
     sleep = abortableSleep,
     random = Math.random,
   } = options;
-  const staleAfterMs = options.staleAfterMs ?? 60_000;
+  const staleAfterMs = options.staleAfterMs ??
+    CLIENT_OPTIONS.staleAfterMs.default;
   const stats = options.stats ?? newPollerStats(now());
   let failures = 0;
   while (!signal.aborted) {

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { CLIENT_OPTIONS } from "./options.ts";
 
 /** What went wrong with a JSON-RPC request; stable strings for metrics. */
 export type RpcErrorKind =
@@ -105,8 +106,9 @@ export class RpcClient {
       throw new TypeError("Cannot create an RPC client without an endpoint");
     }
     this.endpoints = endpoints;
-    this.#timeoutMs = options.timeoutMs ?? 5000;
-    this.#cooldownMs = options.cooldownMs ?? 30_000;
+    this.#timeoutMs = options.timeoutMs ?? CLIENT_OPTIONS.rpcTimeoutMs.default;
+    this.#cooldownMs = options.cooldownMs ??
+      CLIENT_OPTIONS.rpcCooldownMs.default;
     this.#fetch = options.fetch ?? fetch;
     this.#now = options.now ?? Date.now;
     this.#onSwitch = options.onSwitch;

@@ -13,19 +13,14 @@ import {
   writeCheckpoint,
 } from "./checkpoint.ts";
 import { ConfigError } from "../shared/options.ts";
-import type { ClientConfig } from "../config.ts";
+import { type ClientConfig } from "./options.ts";
 import { BlockFollower } from "./follower.ts";
 import { HeadGuard } from "./head_guard.ts";
 import type { MainContext } from "../shared/run_main.ts";
 import { clientMetrics } from "./client_metrics.ts";
 import { serveHealth } from "../shared/metrics.ts";
-import {
-  abortableSleep,
-  isStale,
-  newPollerStats,
-  pollHeads,
-  recordHead,
-} from "./poller.ts";
+import { isStale, newPollerStats, pollHeads, recordHead } from "./poller.ts";
+import { abortableSleep } from "../shared/async.ts";
 import { redactUrl, RpcClient } from "./rpc.ts";
 import {
   formatServer,

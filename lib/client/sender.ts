@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { CLIENT_OPTIONS } from "./options.ts";
 import { encodeNetstring } from "../shared/netstring.ts";
 
 /** A server address. */
@@ -68,7 +69,7 @@ export async function sendDocument(
   payload: string | Uint8Array,
   options: SendOptions = {},
 ): Promise<void> {
-  const timeoutMs = options.timeoutMs ?? 1000;
+  const timeoutMs = options.timeoutMs ?? CLIENT_OPTIONS.timeoutMs.default;
   const timeout = AbortSignal.timeout(timeoutMs);
   const signal = options.signal
     ? AbortSignal.any([options.signal, timeout])

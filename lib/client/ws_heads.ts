@@ -7,8 +7,9 @@
  *
  * @module
  */
+import { CLIENT_OPTIONS } from "./options.ts";
 import { type Logger, silentLogger } from "../shared/log.ts";
-import { abortableSleep } from "./poller.ts";
+import { abortableSleep } from "../shared/async.ts";
 import { redactUrl, redactUrlsIn, RpcError, type RpcErrorKind } from "./rpc.ts";
 
 /** Counters a {@linkcode WsHeads} keeps, for metrics. */
@@ -98,8 +99,9 @@ export class WsHeads {
     }
     this.endpoints = endpoints;
     this.#options = options;
-    this.#timeoutMs = options.timeoutMs ?? 5000;
-    this.#cooldownMs = options.cooldownMs ?? 30_000;
+    this.#timeoutMs = options.timeoutMs ?? CLIENT_OPTIONS.rpcTimeoutMs.default;
+    this.#cooldownMs = options.cooldownMs ??
+      CLIENT_OPTIONS.rpcCooldownMs.default;
     this.#log = options.log ?? silentLogger;
     this.#now = options.now ?? Date.now;
     this.#sleep = options.sleep ?? abortableSleep;

@@ -11,6 +11,7 @@ import { type Logger, silentLogger } from "../shared/log.ts";
 import { formatDataLine, formatPeer, normalizeIp } from "./output.ts";
 import type { BlockTemplate } from "../shared/template.ts";
 import type { ReceivedDocument } from "../store/types.ts";
+import { SERVER_OPTIONS } from "./options.ts";
 
 /** Why a frame or connection was refused; stable strings for metrics. */
 export type RejectReason =
@@ -132,7 +133,8 @@ export class IngestServer {
 
   /** Accepts connections until {@linkcode IngestServer.shutdown}. */
   async serve(): Promise<void> {
-    const max = this.#options.maxConnections ?? 10_000;
+    const max = this.#options.maxConnections ??
+      SERVER_OPTIONS.maxConnections.default;
     while (!this.#closing) {
       if (this.#conns.size >= max) {
         // Not accepting (rather than accepting and closing) is what keeps
@@ -219,7 +221,8 @@ export class IngestServer {
       maxFrameBytes: this.#options.maxFrameBytes,
       views: true,
     });
-    const idleMs = this.#options.idleTimeoutMs ?? 5000;
+    const idleMs = this.#options.idleTimeoutMs ??
+      SERVER_OPTIONS.idleTimeoutMs.default;
     let timedOut = false;
     // One timer per idle period, not one per frame: a frame only moves the
     // deadline, and the timer re-arms itself for what is left of it.
@@ -269,7 +272,8 @@ export class IngestServer {
     } finally {
       clearTimeout(timer);
       // Stores write in order, so the last document stored means all were.
-      const waitMs = this.#options.storeWaitMs ?? 1000;
+      const waitMs = this.#options.storeWaitMs ??
+        SERVER_OPTIONS.storeWaitMs.default;
       if (storing.last && waitMs > 0) await settleWithin(storing.last, waitMs);
       closeQuietly(conn);
       this.#conns.delete(conn);

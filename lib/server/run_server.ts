@@ -5,12 +5,13 @@
  * @module
  */
 import { AllowList } from "./cidr.ts";
-import { ConfigError, type ServerConfig } from "../config.ts";
+import { ConfigError } from "../shared/options.ts";
+import { type ServerConfig } from "./options.ts";
 import { IngestServer } from "./ingest.ts";
 import type { MainContext } from "../shared/run_main.ts";
 import { LineWriter } from "./output.ts";
 import { ServerMetrics, serveServerHealth } from "./server_metrics.ts";
-import { Storage } from "../store/storage.ts";
+import { Storage } from "./storage.ts";
 import { BlockTemplate } from "../shared/template.ts";
 
 /** Runs the server until `signal` aborts, then drains and returns. */

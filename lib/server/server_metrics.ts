@@ -17,8 +17,8 @@ import {
   Registry,
   serveHealth,
 } from "../shared/metrics.ts";
-import type { Storage } from "../store/storage.ts";
-import type { StoreQueueStats } from "../store/queue.ts";
+import type { Storage } from "./storage.ts";
+import type { StoreQueueStats } from "./store_queue.ts";
 
 /** Batch write latency buckets, in seconds. */
 const STORE_BUCKETS = [...DEFAULT_BUCKETS, 10];

@@ -1,34 +1,29 @@
 /**
- * Declarative command-line options: one table per program gives each
- * option's type, default, environment variables and help, and from it come
- * both the parser (flags win over environment) and the `--help` text.
+ * Declarative command-line options. Each program has one table: every
+ * option's name, environment variables, default, type, range and unit are
+ * declared once there, and from the table come the parser (flags win over
+ * environment, then the default), the typed values in their final unit
+ * (milliseconds, bytes) and the `--help` text.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseOptions, port, seconds } from "./options.ts";
+ *
+ * const table = {
+ *   port: port({ name: "port", env: ["PORT"], default: 9999, help: "port" }),
+ *   idleMs: seconds({ name: "idle", default: 5, max: 60, help: "idle" }),
+ * };
+ * const values = parseOptions(table, ["--idle", "0.5"], { PORT: "8888" });
+ * assert.deepEqual(values, { port: 8888, idleMs: 500 });
+ * ```
  *
  * @module
  */
 import { parseArgs } from "node:util";
 
-/** One command-line option. */
-export interface OptionSpec {
-  /** Long name without dashes, e.g. `redis-host`. */
-  name: string;
-  /** One-letter alias, e.g. `v`. */
-  short?: string;
-  /** `boolean` options take no value. */
-  type: "string" | "boolean";
-  /** May be given several times; comma-separated values are split too. */
-  multiple?: boolean;
-  /** Shown in help and used when neither flag nor environment sets it. */
-  default?: string | boolean;
-  /** Environment variables read when the flag is absent, first set wins. */
-  env?: string[];
-  /** Placeholder for the value in help, e.g. `HOST`. */
-  value?: string;
-  /** One line of help. */
-  help: string;
-}
-
-/** Parsed option values, keyed by long name. */
-export type OptionValues = Record<string, string | boolean | string[]>;
+/** The process environment, or a test's stand-in for it. */
+export type Env = Readonly<Record<string, string | undefined>>;
 
 /** Bad command-line input or configuration; the message says what to fix. */
 export class ConfigError extends Error {
@@ -39,26 +34,199 @@ export class ConfigError extends Error {
   }
 }
 
-/** The options every program takes. */
-export const COMMON_OPTIONS: OptionSpec[] = [
-  {
-    name: "verbose",
-    short: "v",
+/** One command-line option, declared once, yielding a value of type `T`. */
+export interface Option<T> {
+  /** Long name without dashes, e.g. `redis-host`. */
+  readonly name: string;
+  /** One-letter alias, e.g. `v`. */
+  readonly short?: string;
+  /** `boolean` options take no value. */
+  readonly type: "string" | "boolean";
+  /** May be given several times; comma-separated values are split too. */
+  readonly multiple?: boolean;
+  /** Environment variables read when the flag is absent, first set wins. */
+  readonly env?: readonly string[];
+  /** Placeholder for the value in help, e.g. `HOST`. */
+  readonly value?: string;
+  /** One line of help. */
+  readonly help: string;
+  /** The value when neither flag nor environment sets it, in final units. */
+  readonly default: T;
+  /** How the default reads in `--help`; empty: not shown. */
+  readonly shown: string;
+  /** Turns what was given (flag or environment) into the value. */
+  readonly parse: (raw: string | string[] | boolean) => T;
+}
+
+/** A program's option table: config field name → option. */
+export type OptionTable = Readonly<Record<string, Option<unknown>>>;
+
+/** The typed values a table parses to. */
+export type OptionValues<T extends OptionTable> = {
+  -readonly [K in keyof T]: T[K] extends Option<infer V> ? V : never;
+};
+
+/** What every option says of itself. */
+export interface Described {
+  name: string;
+  short?: string;
+  env?: readonly string[];
+  value?: string;
+  help: string;
+}
+
+/** A boolean switch, off unless given. */
+export function flag(spec: Described): Option<boolean> {
+  return {
+    ...spec,
     type: "boolean",
     default: false,
-    env: ["ETH_VERBOSE"],
-    help: "log debug detail to stderr (otherwise warnings only)",
-  },
-  {
-    name: "wait",
+    shown: "",
+    parse: (v) => v === true,
+  };
+}
+
+/** A string; `""` and absent are `undefined` unless a default is given. */
+export function text(spec: Described & { default: string }): Option<string>;
+/** A string; `""` and absent are `undefined` unless a default is given. */
+export function text(
+  spec: Described & { default?: undefined; shown?: string },
+): Option<
+  string | undefined
+>;
+/** A string; `""` and absent are `undefined` unless a default is given. */
+export function text(
+  spec: Described & { default?: string; shown?: string },
+): Option<string | undefined> {
+  const { default: fallback, shown, ...rest } = spec;
+  return {
+    ...rest,
+    type: "string",
+    default: fallback,
+    shown: shown ?? fallback ?? "",
+    parse: (v) =>
+      fallback !== undefined ? String(v) : (v === "" ? undefined : String(v)),
+  };
+}
+
+/** A list, repeatable or comma-separated; blanks are dropped. */
+export function list(
+  spec: Described & { default?: readonly string[] },
+): Option<string[]> {
+  const { default: fallback = [], ...rest } = spec;
+  return {
+    ...rest,
+    type: "string",
+    multiple: true,
+    default: [...fallback],
+    shown: fallback.join(","),
+    parse: (v) =>
+      (Array.isArray(v) ? v : [String(v)]).flatMap((s) => s.split(","))
+        .map((s) => s.trim()).filter((s) => s !== ""),
+  };
+}
+
+interface Range {
+  min?: number;
+  max?: number;
+  integer?: boolean;
+}
+
+/** Checks `raw` is a number in range; the message names the flag. */
+function checkedNumber(name: string, raw: unknown, range: Range): number {
+  const { min = 0, max = Number.MAX_SAFE_INTEGER, integer = false } = range;
+  const n = typeof raw === "string" && raw.trim() !== "" ? Number(raw) : NaN;
+  if (
+    !Number.isFinite(n) || n < min || n > max ||
+    (integer && !Number.isInteger(n))
+  ) {
+    throw new ConfigError(
+      `--${name} must be ${
+        integer ? "an integer" : "a number"
+      } from ${min} to ${max}, got ${JSON.stringify(raw)}`,
+    );
+  }
+  return n;
+}
+
+/** A number in `[min, max]` (default 0 to 2^53-1), in the unit it is given. */
+export function number(
+  spec: Described & Range & { default: number },
+): Option<number> {
+  const { default: fallback, min, max, integer, ...rest } = spec;
+  return {
+    ...rest,
+    type: "string",
+    value: rest.value ?? "N",
+    default: fallback,
+    shown: String(fallback),
+    parse: (v) => checkedNumber(spec.name, v, { min, max, integer }),
+  };
+}
+
+/** A duration given in seconds (may be fractional), yielded in ms. */
+export function seconds(
+  spec: Described & { default: number; min?: number; max: number },
+): Option<number> {
+  const { default: fallback, min, max, ...rest } = spec;
+  return {
+    ...rest,
     type: "string",
     value: "SECONDS",
-    default: "0",
+    default: fallback * 1000,
+    shown: String(fallback),
+    parse: (v) => checkedNumber(spec.name, v, { min, max }) * 1000,
+  };
+}
+
+/** A TCP port (1-65535, or 0 when `allowZero`). */
+export function port(
+  spec: Described & { default: number; allowZero?: boolean },
+): Option<number>;
+/** A TCP port (1-65535, or 0 when `allowZero`). */
+export function port(
+  spec: Described & { default?: undefined; allowZero?: boolean },
+): Option<number | undefined>;
+/** A TCP port (1-65535, or 0 when `allowZero`). */
+export function port(
+  spec: Described & { default?: number; allowZero?: boolean },
+): Option<number | undefined> {
+  const { default: fallback, allowZero = false, ...rest } = spec;
+  return {
+    ...rest,
+    type: "string",
+    value: "PORT",
+    default: fallback,
+    shown: fallback === undefined ? "" : String(fallback),
+    parse: (v) =>
+      checkedNumber(spec.name, v, {
+        min: allowZero ? 0 : 1,
+        max: 65535,
+        integer: true,
+      }),
+  };
+}
+
+/** The options every program takes. */
+export const COMMON_OPTIONS = {
+  verbose: flag({
+    name: "verbose",
+    short: "v",
+    env: ["ETH_VERBOSE"],
+    help: "log debug detail to stderr (otherwise warnings only)",
+  }),
+  waitMs: seconds({
+    name: "wait",
+    default: 0,
+    max: 86400,
     env: ["ETH_WAIT"],
     help: "sleep this long before starting",
-  },
-  { name: "help", short: "h", type: "boolean", help: "show this help" },
-];
+  }),
+  help: flag({ name: "help", short: "h", help: "show this help" }),
+} as const;
+
+/** The fields every program's configuration has. */
+export type CommonConfig = Omit<OptionValues<typeof COMMON_OPTIONS>, "help">;
 
 const TRUE = new Set(["1", "true", "yes", "on"]);
 const FALSE = new Set(["", "0", "false", "no", "off"]);
@@ -66,19 +234,13 @@ const FALSE = new Set(["", "0", "false", "no", "off"]);
 /**
  * Parses `args`, then fills options not given from `env`, then from their
  * defaults. Unknown flags and stray positional arguments are errors.
- *
- * @example
- * ```ts
- * import { parseOptions } from "./options.ts";
- * const specs = [{ name: "port", type: "string" as const, env: ["PORT"], default: "9999", help: "" }];
- * parseOptions(specs, [], { PORT: "8888" }).port; // "8888"
- * ```
  */
-export function parseOptions(
-  specs: readonly OptionSpec[],
+export function parseOptions<T extends OptionTable>(
+  table: T,
   args: readonly string[],
-  env: Record<string, string | undefined>,
-): OptionValues {
+  env: Env,
+): OptionValues<T> {
+  const specs = Object.values(table);
   let parsed;
   try {
     parsed = parseArgs({
@@ -97,27 +259,19 @@ export function parseOptions(
   } catch (error) {
     throw new ConfigError((error as Error).message.split("\n")[0]);
   }
-  const out: OptionValues = {};
-  for (const spec of specs) {
-    let value = parsed[spec.name] as string | boolean | string[] | undefined;
-    if (value === undefined) {
+  const out: Record<string, unknown> = {};
+  for (const [key, spec] of Object.entries(table)) {
+    let raw = parsed[spec.name] as string | boolean | string[] | undefined;
+    if (raw === undefined) {
       const name = spec.env?.find((n) => env[n] !== undefined);
-      if (name !== undefined) value = fromEnv(spec, name, env[name]!);
+      if (name !== undefined) raw = fromEnv(spec, name, env[name]!);
     }
-    if (value === undefined && spec.default !== undefined) {
-      value = spec.multiple ? [String(spec.default)] : spec.default;
-    }
-    if (value === undefined) continue;
-    if (spec.multiple) {
-      value = (value as string[]).flatMap((v) => v.split(","))
-        .map((v) => v.trim()).filter((v) => v !== "");
-    }
-    out[spec.name] = value;
+    out[key] = raw === undefined ? spec.default : spec.parse(raw);
   }
-  return out;
+  return out as OptionValues<T>;
 }
 
-function fromEnv(spec: OptionSpec, name: string, raw: string) {
+function fromEnv(spec: Option<unknown>, name: string, raw: string) {
   if (spec.type === "string") return spec.multiple ? [raw] : raw;
   const v = raw.trim().toLowerCase();
   if (TRUE.has(v)) return true;
@@ -127,20 +281,48 @@ function fromEnv(spec: OptionSpec, name: string, raw: string) {
   );
 }
 
+/** A program's command line: its table and what turns values into config. */
+export interface Command<T extends OptionTable, C> {
+  /** Program name, as logged. */
+  name: string;
+  /** The usage line of `--help`. */
+  usage: string;
+  /** One paragraph saying what the program does. */
+  summary: string;
+  /** The option table (including {@linkcode COMMON_OPTIONS}). */
+  options: T;
+  /** Checks the values together and builds the configuration. */
+  configure: (values: OptionValues<T>, env: Env) => C;
+}
+
+/**
+ * Parses a program's command line: `{ help }` when `--help` was asked for
+ * (nothing else is checked), else `{ config }`.
+ */
+export function parseCommand<T extends OptionTable, C>(
+  command: Command<T, C>,
+  args: readonly string[],
+  env: Env,
+): { help: string } | { config: C } {
+  const values = parseOptions(command.options, args, env);
+  if (values.help === true) {
+    return { help: helpText(command.usage, command.summary, command.options) };
+  }
+  return { config: command.configure(values, env) };
+}
+
 /** Renders `--help` for a program from its option table. */
 export function helpText(
   usage: string,
   summary: string,
-  specs: readonly OptionSpec[],
+  table: OptionTable,
 ): string {
-  const rows = specs.map((s) => {
+  const rows = Object.values(table).map((s) => {
     const flag = `${s.short ? `-${s.short}, ` : "    "}--${s.name}${
       s.type === "string" ? ` ${s.value ?? "VALUE"}` : ""
     }`;
     const notes = [
-      s.default !== undefined && s.default !== false && s.default !== ""
-        ? `default: ${s.default}`
-        : "",
+      s.shown !== "" ? `default: ${s.shown}` : "",
       s.multiple ? "repeatable or comma-separated" : "",
       s.env?.length ? `env: ${s.env.join(", ")}` : "",
     ].filter(Boolean).join("; ");
@@ -186,47 +368,4 @@ function wrap(text: string, width: number): string[] {
   }
   lines.push(line);
   return lines;
-}
-
-/** Reads a string option that must be set. */
-export function requireString(values: OptionValues, name: string): string {
-  const v = values[name];
-  if (typeof v !== "string" || v === "") {
-    throw new ConfigError(`Missing required option --${name}`);
-  }
-  return v;
-}
-
-/** Reads a number option, checking it lies in `[min, max]`. */
-export function numberOption(
-  values: OptionValues,
-  name: string,
-  { min = 0, max = Number.MAX_SAFE_INTEGER, integer = false } = {},
-): number {
-  const raw = values[name];
-  const n = typeof raw === "string" && raw.trim() !== "" ? Number(raw) : NaN;
-  if (
-    !Number.isFinite(n) || n < min || n > max ||
-    (integer && !Number.isInteger(n))
-  ) {
-    throw new ConfigError(
-      `--${name} must be ${
-        integer ? "an integer" : "a number"
-      } from ${min} to ${max}, got ${JSON.stringify(raw)}`,
-    );
-  }
-  return n;
-}
-
-/** Reads a TCP port option (1-65535, or 0 when `allowZero`). */
-export function portOption(
-  values: OptionValues,
-  name: string,
-  allowZero = false,
-): number {
-  return numberOption(values, name, {
-    min: allowZero ? 0 : 1,
-    max: 65535,
-    integer: true,
-  });
 }

@@ -5,10 +5,15 @@
  *
  * @module
  */
-import { ConfigError } from "./options.ts";
-import type { CommonConfig } from "../config.ts";
+import { abortableSleep } from "./async.ts";
 import { createLogger, type Logger } from "./log.ts";
-import { abortableSleep } from "../client/poller.ts";
+import {
+  type Command,
+  type CommonConfig,
+  ConfigError,
+  type OptionTable,
+  parseCommand,
+} from "./options.ts";
 import { TemplateError } from "./template.ts";
 
 /** What a program's body receives. */
@@ -20,27 +25,29 @@ export interface MainContext<C> {
 }
 
 /**
- * Runs a program: parses `Deno.args` and the environment with `parse`, then
- * calls `body`. Exits 0 when `body` resolves, 2 on a configuration error and
- * 1 on any other error. A second signal exits at once.
+ * Runs a program: parses `Deno.args` and the environment with `command`
+ * (printing `--help` and exiting when asked), then calls `body`. Exits 0
+ * when `body` resolves, 2 on a configuration error and 1 on any other
+ * error. A second signal exits at once.
  */
-export async function runMain<C extends CommonConfig>(
-  name: string,
-  parse: (args: string[], env: Record<string, string>) => C,
+export async function runMain<T extends OptionTable, C extends CommonConfig>(
+  command: Command<T, C>,
   body: (context: MainContext<C>) => Promise<void>,
 ): Promise<never> {
-  let config: C;
+  const { name } = command;
+  let parsed;
   try {
-    config = parse(Deno.args, Deno.env.toObject());
+    parsed = parseCommand(command, Deno.args, Deno.env.toObject());
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     console.error(`${name}: ${error.message}\nRun with --help for usage.`);
     Deno.exit(2);
   }
-  if (config.help) {
-    console.log(config.helpText);
+  if ("help" in parsed) {
+    console.log(parsed.help);
     Deno.exit(0);
   }
+  const { config } = parsed;
   const log = createLogger(name, { level: config.verbose ? "debug" : "warn" });
   const controller = new AbortController();
   const onSignal = () => {
@@ -51,9 +58,9 @@ export async function runMain<C extends CommonConfig>(
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);
   try {
-    if (config.waitSeconds > 0) {
-      log.info(`Waiting ${config.waitSeconds} s before starting`);
-      await abortableSleep(config.waitSeconds * 1000, controller.signal);
+    if (config.waitMs > 0) {
+      log.info(`Waiting ${config.waitMs / 1000} s before starting`);
+      await abortableSleep(config.waitMs, controller.signal);
     }
     if (!controller.signal.aborted) {
       await body({ config, log, signal: controller.signal });

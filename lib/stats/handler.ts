@@ -21,6 +21,7 @@ import { catClients, catDocument, catHashes, catIndex } from "./cat.ts";
 import { DASHBOARD_ASSETS } from "./dashboard.ts";
 import { BadRequestError, parseHash } from "./params.ts";
 import { jsonError, textResponse } from "./respond.ts";
+import { STATS_OPTIONS } from "./options.ts";
 
 /** Options for {@linkcode createStatsHandler}. */
 export interface StatsHandlerOptions {
@@ -96,7 +97,8 @@ export function createStatsHandler(
   reader: StoreReader,
   options: StatsHandlerOptions = {},
 ): StatsHandler {
-  const staleAfterMs = options.staleAfterMs ?? 120_000;
+  const staleAfterMs = options.staleAfterMs ??
+    STATS_OPTIONS.staleAfterMs.default;
   const registry = options.registry ?? new Registry();
   const log = options.log ?? silentLogger;
   const now = options.now ?? Date.now;

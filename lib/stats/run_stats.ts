@@ -5,19 +5,21 @@
  *
  * @module
  */
-import { ConfigError, type StatsConfig } from "../config.ts";
+import { ConfigError } from "../shared/options.ts";
+import { type StatsConfig } from "./options.ts";
 import { type Logger, silentLogger } from "../shared/log.ts";
 import type { MainContext } from "../shared/run_main.ts";
 import type { Registry } from "../shared/metrics.ts";
 import { openReader } from "../store/mod.ts";
 import type { StoreReader } from "../store/types.ts";
 import { createStatsHandler } from "./handler.ts";
+import { STATS_OPTIONS } from "./options.ts";
 
 /** Options for {@linkcode StatsServer.listen}. */
 export interface StatsServerOptions {
   /** Address to listen on. Default `localhost`. */
   hostname?: string;
-  /** Port; 0 picks a free one. Default 8080. */
+  /** Port; 0 picks a free one. Default: `--port`'s. */
   port?: number;
   /** See {@linkcode StatsHandlerOptions.staleAfterMs}. */
   staleAfterMs?: number;
@@ -80,7 +82,7 @@ export class StatsServer implements AsyncDisposable {
     });
     const server = Deno.serve({
       hostname: options.hostname ?? "localhost",
-      port: options.port ?? 8080,
+      port: options.port ?? STATS_OPTIONS.port.default,
       onListen: () => {},
       onError: (error) => {
         log.error(`Request failed: ${(error as Error).stack ?? error}`);

@@ -1,7 +1,7 @@
 /**
  * Opens the stores a configuration names: the read side for the stats API
  * and the write side for tests and tools. The server queues each store on
- * its own (see `storage.ts`).
+ * its own (see `lib/server/storage.ts`).
  *
  * @example
  * ```ts ignore
@@ -12,7 +12,7 @@
  *
  * @module
  */
-import type { StoreConfig } from "../config.ts";
+import { type StoreConfig } from "./options.ts";
 import { type Logger, silentLogger } from "../shared/log.ts";
 import { CombinedReader, FanoutWriter } from "./combined.ts";
 import { describeMysql, MysqlReader, MysqlWriter } from "./mysql.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 import mysql from "mysql2/promise";
-import type { MysqlConfig } from "../config.ts";
+import { type MysqlConfig } from "./options.ts";
 import { type Logger, silentLogger } from "../shared/log.ts";
 import {
   batchId,

@@ -16,7 +16,7 @@
  * @module
  */
 import { Redis } from "ioredis";
-import type { RedisConfig } from "../config.ts";
+import { type RedisConfig } from "./options.ts";
 import { type Logger, silentLogger } from "../shared/log.ts";
 import { batchId, parseFlags } from "./batch.ts";
 import {

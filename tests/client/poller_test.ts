@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
 import { createLogger } from "../../lib/shared/log.ts";
 import {
-  abortableSleep,
   isStale,
   newPollerStats,
   type PollerStats,
   pollHeads,
   recordHead,
 } from "../../lib/client/poller.ts";
+import { abortableSleep } from "../../lib/shared/async.ts";
 import { RpcError } from "../../lib/client/rpc.ts";
 
 /**

@@ -4,11 +4,9 @@
  * list of client networks, against real processes and real sockets.
  */
 import assert from "node:assert/strict";
-import {
-  ConfigError,
-  parseClientConfig,
-  parseServerConfig,
-} from "../../lib/config.ts";
+import { ConfigError } from "../../lib/shared/options.ts";
+import { parseClientConfig } from "../../lib/client/options.ts";
+import { parseServerConfig } from "../../lib/server/options.ts";
 import { sendDocument, SendError } from "../../lib/client/sender.ts";
 import { BlockTemplate } from "../../lib/shared/template.ts";
 import { makeCerts } from "../_helpers/certs.ts";

@@ -1,6 +1,6 @@
 /** The store flags of the server: the originals' and ours, flags and env. */
 import assert from "node:assert/strict";
-import { parseServerConfig } from "../../lib/config.ts";
+import { parseServerConfig } from "../../lib/server/options.ts";
 import { runProgram } from "../_helpers/process.ts";
 
 Deno.test("store flags: an empty MySQL password is allowed", () => {

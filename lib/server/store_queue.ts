@@ -5,9 +5,10 @@
  *
  * @module
  */
+import { SERVER_OPTIONS } from "./options.ts";
 import { type Logger, silentLogger } from "../shared/log.ts";
-import { StoreError, type StoreWriter } from "./types.ts";
-import type { ReceivedDocument } from "./types.ts";
+import { StoreError, type StoreWriter } from "../store/types.ts";
+import type { ReceivedDocument } from "../store/types.ts";
 
 /** Live counters of one store queue, plain numbers for a metrics endpoint. */
 export interface StoreQueueStats {
@@ -39,7 +40,7 @@ export interface StoreQueueOptions {
   describe?: string;
   /** Opens the store; retried with backoff until it succeeds. */
   open: () => Promise<StoreWriter>;
-  /** Documents held at most; when full the oldest is dropped. Default 100000. */
+  /** Documents held at most; when full the oldest is dropped. Default: `--store-queue-size`'s. */
   capacity?: number;
   /** Documents per write at most. Default 500. */
   maxBatch?: number;
@@ -79,7 +80,7 @@ const REPEAT_WARNING_MS = 30_000;
  *
  * @example
  * ```ts ignore
- * import { StoreQueue } from "./queue.ts";
+ * import { StoreQueue } from "./store_queue.ts";
  * const queue = new StoreQueue({ name: "sqlite", open: async () => writer });
  * queue.push(doc);
  * await queue.close(10_000);
@@ -126,7 +127,7 @@ export class StoreQueue {
   constructor(options: StoreQueueOptions) {
     this.#o = {
       describe: options.name,
-      capacity: 100_000,
+      capacity: SERVER_OPTIONS.storeQueueSize.default,
       maxBatch: 500,
       maxBatchBytes: 1024 * 1024,
       minBackoffMs: 100,

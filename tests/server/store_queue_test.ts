@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { createLogger } from "../../lib/shared/log.ts";
-import { StoreQueue } from "../../lib/store/queue.ts";
+import { StoreQueue } from "../../lib/server/store_queue.ts";
 import {
   type ReceivedDocument,
   StoreError,

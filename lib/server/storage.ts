@@ -5,15 +5,15 @@
  *
  * @module
  */
-import type { StoreConfig } from "../config.ts";
+import { type StoreConfig } from "../store/options.ts";
 import { type Logger, silentLogger } from "../shared/log.ts";
-import { writerTargets } from "./mod.ts";
-import { StoreQueue, type StoreQueueStats } from "./queue.ts";
-import type { ReceivedDocument } from "./types.ts";
+import { writerTargets } from "../store/mod.ts";
+import { StoreQueue, type StoreQueueStats } from "./store_queue.ts";
+import type { ReceivedDocument } from "../store/types.ts";
 
 /** Options for {@linkcode Storage.open}. */
 export interface StorageOptions {
-  /** Documents held per store while it is down. Default 100000. */
+  /** Documents held per store while it is down. Default: `--store-queue-size`'s. */
   capacity?: number;
   /** Where to log. */
   log?: Logger;

@@ -1,12 +1,18 @@
 import assert from "node:assert/strict";
 import {
+  type Command,
   ConfigError,
+  type OptionTable,
+  parseCommand,
+} from "../../lib/shared/options.ts";
+import {
+  CLIENT_COMMAND,
   DEFAULT_RPC_URLS,
   parseClientConfig,
-  parseHostPort,
-  parseServerConfig,
-  parseStatsConfig,
-} from "../lib/config.ts";
+} from "../../lib/client/options.ts";
+import { parseHostPort } from "../../lib/shared/net.ts";
+import { parseServerConfig, SERVER_COMMAND } from "../../lib/server/options.ts";
+import { parseStatsConfig, STATS_COMMAND } from "../../lib/stats/options.ts";
 
 const configError = (pattern: RegExp) => (e: unknown) =>
   e instanceof ConfigError && pattern.test(e.message);
@@ -18,7 +24,7 @@ Deno.test("client: the originals' flags, defaults and environment", () => {
   assert.equal(c.intervalMs, 5000);
   assert.equal(c.timeoutMs, 1000);
   assert.equal(c.verbose, false);
-  assert.equal(c.waitSeconds, 0);
+  assert.equal(c.waitMs, 0);
 
   const e = parseClientConfig([], {
     ETH_CLIENT_HOST: "a,b:7000",
@@ -33,7 +39,7 @@ Deno.test("client: the originals' flags, defaults and environment", () => {
   ]);
   assert.deepEqual(e.rpcUrls, ["http://127.0.0.1:8545"]);
   assert.equal(e.verbose, true);
-  assert.equal(e.waitSeconds, 2);
+  assert.equal(e.waitMs, 2000);
 });
 
 Deno.test("client: flags win over environment; lists repeat or use commas", () => {
@@ -177,16 +183,23 @@ Deno.test("stats: the original environment variables", () => {
 });
 
 Deno.test("--help lists every option with its default and environment", () => {
+  const help = <T extends OptionTable, C>(command: Command<T, C>) => {
+    const parsed = parseCommand(command, ["--help"], {});
+    assert.ok("help" in parsed);
+    return parsed.help;
+  };
   for (
-    const parse of [parseClientConfig, parseServerConfig, parseStatsConfig]
+    const text of [
+      help(CLIENT_COMMAND),
+      help(SERVER_COMMAND),
+      help(STATS_COMMAND),
+    ]
   ) {
-    const c = parse(["--help"], {});
-    assert.equal(c.help, true);
-    assert.match(c.helpText, /^Usage: /);
-    assert.match(c.helpText, /--verbose/);
-    assert.match(c.helpText, /env: ETH_WAIT/);
+    assert.match(text, /^Usage: /);
+    assert.match(text, /--verbose/);
+    assert.match(text, /env: ETH_WAIT/);
   }
-  const server = parseServerConfig(["--help"], {}).helpText;
+  const server = help(SERVER_COMMAND);
   assert.match(server, /--port PORT +.*default: 9999.*env: ETH_SERVER_PORT/);
   assert.match(server, /--redis-host HOST.*env: ETH_SERVER_REDIS_HOST/);
 });

@@ -1,0 +1,202 @@
+/**
+ * The client's command line: every option declared once, and the typed
+ * {@linkcode ClientConfig} it parses to.
+ *
+ * @module
+ */
+import {
+  type Command,
+  COMMON_OPTIONS,
+  type CommonConfig,
+  ConfigError,
+  type Env,
+  flag,
+  list,
+  number,
+  type OptionValues,
+  parseOptions,
+  port,
+  seconds,
+  text,
+} from "../shared/options.ts";
+import { type HostPort, parseHostPort } from "../shared/net.ts";
+
+/** Public keyless mainnet endpoints, tried in this order. */
+export const DEFAULT_RPC_URLS: readonly string[] = [
+  "https://ethereum-rpc.publicnode.com",
+  "https://eth.drpc.org",
+];
+
+/** Option table of `client.ts`. */
+export const CLIENT_OPTIONS = {
+  hosts: list({
+    name: "host",
+    value: "HOST[:PORT]",
+    env: ["ETH_CLIENT_HOST"],
+    help: "server to send documents to (required); several rotate",
+  }),
+  port: port({
+    name: "port",
+    env: ["ETH_CLIENT_PORT"],
+    help: "server port, for hosts given without one (required)",
+  }),
+  rpcUrls: list({
+    name: "rpc-url",
+    value: "URL",
+    default: DEFAULT_RPC_URLS,
+    env: ["ETH_RPC_URL", "ETH_CLIENT_RPC_URL"],
+    help: "Ethereum JSON-RPC endpoint; several fail over in order",
+  }),
+  intervalMs: seconds({
+    name: "interval",
+    default: 5,
+    min: 0.01,
+    max: 86400,
+    env: ["ETH_CLIENT_INTERVAL"],
+    help: "poll interval (may be fractional); with ws:// the heartbeat",
+  }),
+  timeoutMs: seconds({
+    name: "timeout",
+    default: 1,
+    min: 0.01,
+    max: 600,
+    env: ["ETH_CLIENT_TIMEOUT"],
+    help: "TCP connect and send timeout",
+  }),
+  rpcTimeoutMs: seconds({
+    name: "rpc-timeout",
+    default: 5,
+    min: 0.01,
+    max: 600,
+    env: ["ETH_CLIENT_RPC_TIMEOUT"],
+    help: "JSON-RPC request timeout",
+  }),
+  template: text({
+    name: "template",
+    value: "FILE",
+    env: ["ETH_CLIENT_TEMPLATE"],
+    help: "Eta template of the document (default: templates/block.eta)",
+  }),
+  maxBackfill: number({
+    name: "max-backfill",
+    default: 128,
+    max: 1_000_000,
+    integer: true,
+    env: ["ETH_CLIENT_MAX_BACKFILL"],
+    help: "most blocks sent when the head jumps; older ones are skipped",
+  }),
+  stateFile: text({
+    name: "state-file",
+    value: "FILE",
+    env: ["ETH_CLIENT_STATE_FILE"],
+    help: "checkpoint of the last block sent, to resume after a restart " +
+      "(default: none)",
+  }),
+  staleAfterMs: seconds({
+    name: "stale-after",
+    default: 60,
+    min: 0.01,
+    max: 86400,
+    env: ["ETH_CLIENT_STALE_AFTER"],
+    help: "warn and fail /readyz when no new block came for this long",
+  }),
+  rpcCooldownMs: seconds({
+    name: "rpc-cooldown",
+    default: 30,
+    max: 86400,
+    env: ["ETH_CLIENT_RPC_COOLDOWN"],
+    help: "skip a failed RPC endpoint this long before trying it again " +
+      "(ws://: the longest reconnect backoff)",
+  }),
+  metricsPort: port({
+    name: "metrics-port",
+    default: 0,
+    allowZero: true,
+    env: ["ETH_CLIENT_METRICS_PORT"],
+    help: "serve /livez, /readyz and /metrics on this port (0: off)",
+  }),
+  tls: flag({
+    name: "tls",
+    env: ["ETH_CLIENT_TLS"],
+    help: "connect to the servers over TLS, verifying their certificate",
+  }),
+  tlsCa: text({
+    name: "tls-ca",
+    value: "FILE",
+    env: ["ETH_CLIENT_TLS_CA"],
+    help: "PEM CA certificate trusted for the servers (implies --tls; " +
+      "default: public roots only)",
+  }),
+  ...COMMON_OPTIONS,
+};
+
+/** Configuration of `client.ts`. */
+export interface ClientConfig extends CommonConfig {
+  /** Servers to send to, `host:port` pairs, rotated. */
+  servers: HostPort[];
+  /** JSON-RPC endpoints, in order of preference. */
+  rpcUrls: string[];
+  /** Poll interval in ms. */
+  intervalMs: number;
+  /** TCP connect/write timeout in ms. */
+  timeoutMs: number;
+  /** JSON-RPC request timeout in ms. */
+  rpcTimeoutMs: number;
+  /** How long a failed RPC endpoint is skipped, in ms. */
+  rpcCooldownMs: number;
+  /** Most documents sent for one jump of the head. */
+  maxBackfill: number;
+  /** Checkpoint file keeping the last block sent, if any. */
+  stateFile?: string;
+  /** No new head for this long (ms) is a warning and fails `/readyz`. */
+  staleAfterMs: number;
+  /** Port of `/livez`, `/readyz` and `/metrics`; 0 serves none. */
+  metricsPort: number;
+  /** Template file, or undefined for the built-in one. */
+  template?: string;
+  /** Speak TLS to the servers; `caFile` adds a private CA to trust. */
+  tls?: { caFile?: string };
+}
+
+function configure(
+  v: OptionValues<typeof CLIENT_OPTIONS>,
+): ClientConfig {
+  const { hosts, port, tls, tlsCa, help: _, ...rest } = v;
+  if (hosts.length === 0) {
+    throw new ConfigError("Missing required option --host");
+  }
+  for (const url of v.rpcUrls) {
+    let protocol;
+    try {
+      protocol = new URL(url).protocol;
+    } catch {
+      throw new ConfigError(`--rpc-url ${JSON.stringify(url)} is not a URL`);
+    }
+    if (!["http:", "https:", "ws:", "wss:"].includes(protocol)) {
+      throw new ConfigError(
+        `--rpc-url ${JSON.stringify(url)} must be http(s):// or ws(s)://`,
+      );
+    }
+  }
+  if (v.rpcUrls.length === 0) throw new ConfigError("--rpc-url is empty");
+  return {
+    ...rest,
+    servers: hosts.map((h) => parseHostPort(h, port)),
+    tls: tls || tlsCa ? { caFile: tlsCa } : undefined,
+  };
+}
+
+/** The client's command line. */
+export const CLIENT_COMMAND: Command<typeof CLIENT_OPTIONS, ClientConfig> = {
+  name: "client",
+  usage: "deno task client --host HOST --port PORT [options]",
+  summary: "Follows an Ethereum node (polling, or newHeads over ws://) and " +
+    "sends a document to a server for every new block, in order.",
+  options: CLIENT_OPTIONS,
+  configure,
+};
+
+/** Parses the client's flags and environment (`--help` is not handled). */
+export function parseClientConfig(args: string[], env: Env): ClientConfig {
+  return configure(parseOptions(CLIENT_OPTIONS, args, env));
+}

@@ -1,0 +1,220 @@
+/**
+ * The server's command line: every option declared once, and the typed
+ * {@linkcode ServerConfig} it parses to.
+ *
+ * @module
+ */
+import {
+  type Command,
+  COMMON_OPTIONS,
+  type CommonConfig,
+  ConfigError,
+  type Env,
+  flag,
+  list,
+  number,
+  type OptionValues,
+  parseOptions,
+  port,
+  seconds,
+  text,
+} from "../shared/options.ts";
+import {
+  type StoreConfig,
+  storeConfig,
+  storeOptions,
+} from "../store/options.ts";
+import { parseCidr } from "./cidr.ts";
+import { DEFAULT_MAX_FRAME_BYTES } from "../shared/netstring.ts";
+
+/** Option table of `server.ts`. */
+export const SERVER_OPTIONS = {
+  host: text({
+    name: "host",
+    value: "HOST",
+    default: "localhost",
+    env: ["ETH_SERVER_HOST"],
+    help: "address to listen on",
+  }),
+  port: port({
+    name: "port",
+    default: 9999,
+    allowZero: true,
+    env: ["ETH_SERVER_PORT"],
+    help: "TCP port to listen on",
+  }),
+  ...storeOptions("ETH_SERVER"),
+  serverId: text({
+    name: "server-id",
+    value: "ID",
+    shown: "HOSTNAME:PORT",
+    env: ["ETH_SERVER_SERVER_ID"],
+    help: "name recorded with each document this server stores first",
+  }),
+  storeQueueSize: number({
+    name: "store-queue-size",
+    default: 100_000,
+    min: 1,
+    max: 100_000_000,
+    integer: true,
+    env: ["ETH_SERVER_STORE_QUEUE_SIZE"],
+    help: "documents held per store while it is down; beyond, oldest dropped",
+  }),
+  storeFlushTimeoutMs: seconds({
+    name: "store-flush-timeout",
+    default: 10,
+    max: 3600,
+    env: ["ETH_SERVER_STORE_FLUSH_TIMEOUT"],
+    help: "on shutdown, how long to keep trying to store queued documents",
+  }),
+  storeWaitMs: seconds({
+    name: "store-wait",
+    default: 1,
+    max: 60,
+    env: ["ETH_SERVER_STORE_WAIT"],
+    help: "close a connection only once its documents are stored, waiting " +
+      "this long at most (0: close at once, as the originals)",
+  }),
+  template: text({
+    name: "template",
+    value: "FILE",
+    env: ["ETH_SERVER_TEMPLATE"],
+    help: "template documents must be a rendering of (as the client's)",
+  }),
+  acceptAnyPayload: flag({
+    name: "accept-any-payload",
+    env: ["ETH_SERVER_ACCEPT_ANY_PAYLOAD"],
+    help: "accept any UTF-8 payload, not only block documents",
+  }),
+  maxFrameBytes: number({
+    name: "max-frame-bytes",
+    value: "BYTES",
+    default: DEFAULT_MAX_FRAME_BYTES,
+    min: 1,
+    max: 64 * 1024 * 1024,
+    integer: true,
+    env: ["ETH_SERVER_MAX_FRAME_BYTES"],
+    help: "largest frame accepted; longer declared lengths are refused",
+  }),
+  idleTimeoutMs: seconds({
+    name: "idle-timeout",
+    default: 5,
+    min: 0.01,
+    max: 3600,
+    env: ["ETH_SERVER_IDLE_TIMEOUT"],
+    help: "close a connection that completes no frame for this long",
+  }),
+  maxConnections: number({
+    name: "max-connections",
+    default: 10_000,
+    min: 1,
+    max: 1_000_000,
+    integer: true,
+    env: ["ETH_SERVER_MAX_CONNECTIONS"],
+    help: "most connections served at once; further peers wait in the " +
+      "listen backlog until one closes",
+  }),
+  tlsCert: text({
+    name: "tls-cert",
+    value: "FILE",
+    env: ["ETH_SERVER_TLS_CERT"],
+    help: "PEM certificate chain: serve TLS, not plain TCP (needs --tls-key)",
+  }),
+  tlsKey: text({
+    name: "tls-key",
+    value: "FILE",
+    env: ["ETH_SERVER_TLS_KEY"],
+    help: "PEM private key of --tls-cert",
+  }),
+  allowFrom: list({
+    name: "allow-from",
+    value: "CIDR",
+    env: ["ETH_SERVER_ALLOW_FROM"],
+    help: "accept clients only from these networks (default: any)",
+  }),
+  metricsPort: port({
+    name: "metrics-port",
+    default: 0,
+    allowZero: true,
+    env: ["ETH_SERVER_METRICS_PORT"],
+    help: "serve /livez, /readyz and /metrics on this port (0: off)",
+  }),
+  ...COMMON_OPTIONS,
+};
+
+/** Configuration of `server.ts`. */
+export interface ServerConfig extends CommonConfig {
+  host: string;
+  port: number;
+  store: StoreConfig;
+  /** Recorded with each first copy; undefined means `<hostname>:<port>`. */
+  serverId?: string;
+  /** Documents held per store while it is unreachable; the oldest go first. */
+  storeQueueSize: number;
+  /** How long shutdown waits for queued documents to be stored, in ms. */
+  storeFlushTimeoutMs: number;
+  /** How long a connection is held open until its documents are stored. */
+  storeWaitMs: number;
+  template?: string;
+  acceptAnyPayload: boolean;
+  maxFrameBytes: number;
+  idleTimeoutMs: number;
+  maxConnections: number;
+  /** Serve TLS with this PEM certificate chain and key. */
+  tls?: { certFile: string; keyFile: string };
+  /** Networks (CIDR) peers may connect from; empty allows any. */
+  allowFrom: string[];
+  /** Port of `/livez`, `/readyz` and `/metrics`; 0 serves none. */
+  metricsPort: number;
+}
+
+function configure(
+  v: OptionValues<typeof SERVER_OPTIONS>,
+  env: Env,
+): ServerConfig {
+  const { tlsCert, tlsKey, serverId } = v;
+  if ((tlsCert === undefined) !== (tlsKey === undefined)) {
+    throw new ConfigError("--tls-cert and --tls-key must be given together");
+  }
+  for (const entry of v.allowFrom) {
+    try {
+      parseCidr(entry);
+    } catch (error) {
+      throw new ConfigError(`--allow-from ${(error as Error).message}`);
+    }
+  }
+  return {
+    verbose: v.verbose,
+    waitMs: v.waitMs,
+    host: v.host,
+    port: v.port,
+    store: storeConfig(v, env),
+    serverId: serverId === "HOSTNAME:PORT" ? undefined : serverId,
+    storeQueueSize: v.storeQueueSize,
+    storeFlushTimeoutMs: v.storeFlushTimeoutMs,
+    storeWaitMs: v.storeWaitMs,
+    template: v.template,
+    acceptAnyPayload: v.acceptAnyPayload,
+    maxFrameBytes: v.maxFrameBytes,
+    idleTimeoutMs: v.idleTimeoutMs,
+    maxConnections: v.maxConnections,
+    tls: tlsCert && tlsKey ? { certFile: tlsCert, keyFile: tlsKey } : undefined,
+    allowFrom: v.allowFrom,
+    metricsPort: v.metricsPort,
+  };
+}
+
+/** The server's command line. */
+export const SERVER_COMMAND: Command<typeof SERVER_OPTIONS, ServerConfig> = {
+  name: "server",
+  usage: "deno task server [options]",
+  summary:
+    "Receives block documents over TCP, prints them and stores the first copy.",
+  options: SERVER_OPTIONS,
+  configure,
+};
+
+/** Parses the server's flags and environment (`--help` is not handled). */
+export function parseServerConfig(args: string[], env: Env): ServerConfig {
+  return configure(parseOptions(SERVER_OPTIONS, args, env), env);
+}
