@@ -125,6 +125,9 @@ export function parseCidr(text: string): Cidr {
   return toCidr(family, ip.value, prefix);
 }
 
+/** The IPv4-mapped range, ::ffff:0:0/96. */
+const MAPPED = 0xffffn << 32n;
+
 function toCidr(family: 4 | 6, value: bigint, prefix: number): Cidr {
   const bits = family === 4 ? 32 : 128;
   const hostBits = BigInt(bits - prefix);
@@ -136,6 +139,10 @@ export function cidrContains(
   cidr: Cidr,
   ip: { family: 4 | 6; value: bigint },
 ): boolean {
+  // An IPv4 peer is also ::ffff:a.b.c.d, which an IPv6 network may hold.
+  if (cidr.family === 6 && ip.family === 4) {
+    ip = { family: 6, value: MAPPED | ip.value };
+  }
   if (cidr.family !== ip.family) return false;
   const hostBits = BigInt((cidr.family === 4 ? 32 : 128) - cidr.prefix);
   return (ip.value >> hostBits) << hostBits === cidr.network;

@@ -144,6 +144,8 @@ Deno.test("fuzz: membership agrees with comparing the leading bits", () => {
       fc.bigInt({ min: 0n, max: 2n ** 128n - 1n }),
       fc.integer({ min: 0, max: 128 }),
       (net, host, prefix) => {
+        // A mapped address with a prefix under 96 is refused by design.
+        fc.pre(!(net >> 32n === 0xffffn && prefix < 96));
         const shift = BigInt(128 - prefix);
         // Often share the network part, so both answers are common.
         const peer = net >> 64n & 1n ? host : ((net >> shift) << shift) |
@@ -155,5 +157,22 @@ Deno.test("fuzz: membership agrees with comparing the leading bits", () => {
       },
     ),
     { numRuns: 2000 },
+  );
+});
+
+Deno.test("IPv6 networks that cover the mapped range hold IPv4 peers too", () => {
+  // Found by the fuzz test: a dual-stack listener reports IPv4 peers as
+  // ::ffff:a.b.c.d, which ::/80 contains bit for bit.
+  assert.equal(AllowList.parse(["::/80"]).allows("::ffff:0.0.0.0"), true);
+  assert.equal(AllowList.parse(["::/0"]).allows("192.0.2.1"), true);
+  assert.equal(AllowList.parse(["::/96"]).allows("192.0.2.1"), false);
+  assert.equal(AllowList.parse(["2001:db8::/32"]).allows("192.0.2.1"), false);
+  assert.equal(
+    AllowList.parse(["::ffff:10.0.0.0/104"]).allows("10.9.9.9"),
+    true,
+  );
+  assert.equal(
+    AllowList.parse(["::ffff:10.0.0.0/104"]).allows("11.0.0.1"),
+    false,
   );
 });
