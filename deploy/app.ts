@@ -14,7 +14,6 @@ import { EdgeStack } from "./edge_stack.ts";
 import { FleetStack } from "./fleet_stack.ts";
 import { ImagesStack } from "./images_stack.ts";
 import { type FleetSettings, settingsFromContext } from "./settings.ts";
-import { suppressCrossRegionProviders } from "./cross_region.ts";
 import { nagFindings } from "./nag.ts";
 
 /** The app and its stacks. */
@@ -68,7 +67,6 @@ export function buildFleet(options: BuildOptions = {}): Fleet {
     apiDomain: fleet.stats.apiDomain,
     description: "eth-client-server: stats certificate, CloudFront, DNS",
   });
-  for (const stack of [fleet, edge]) suppressCrossRegionProviders(stack);
   Tags.of(app).add("project", "eth-client-server");
   return { app, settings, images, fleet, edge };
 }
