@@ -8,7 +8,9 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { App, Stack } from "aws-cdk-lib";
 import { Match, Template } from "aws-cdk-lib/assertions";
+import * as s3 from "aws-cdk-lib/aws-s3";
 import { buildFleet } from "../../deploy/app.ts";
 import {
   CLIENT_METRICS_PORT,
@@ -22,7 +24,7 @@ import {
   STORE_FLUSH_TIMEOUT,
 } from "../../deploy/environments.ts";
 import { IMAGE_PROPERTY } from "../../deploy/servers.ts";
-import { nagFindings, suppressions } from "../../deploy/nag.ts";
+import { nagFindings, suppress, suppressions } from "../../deploy/nag.ts";
 import { settingsFromContext } from "../../deploy/settings.ts";
 import {
   parseClientConfig,
@@ -651,6 +653,20 @@ Deno.test(`cdk-nag AwsSolutions: no error that is not accepted with a reason (${
   );
 });
 
+Deno.test("cdk-nag: the checks are live, and an acceptance silences exactly its rule", () => {
+  const app = new App({ outdir: Deno.makeTempDirSync() });
+  try {
+    const bucket = new s3.Bucket(new Stack(app, "Probe"), "Bucket");
+    const rules = () => nagFindings(app).map((f) => f.rule);
+    assert.ok(rules().includes("AwsSolutions-S10"), rules().join(" "));
+    suppress(bucket, [{ id: "AwsSolutions-S10", reason: "probe" }]);
+    assert.ok(!rules().includes("AwsSolutions-S10"));
+    assert.ok(rules().includes("AwsSolutions-S1"));
+  } finally {
+    Deno.removeSync(app.outdir, { recursive: true });
+  }
+});
+
 Deno.test("Dockerrun.aws.json (design card) agrees with the app's server settings", () => {
   const run = JSON.parse(
     Deno.readTextFileSync(new URL("../../Dockerrun.aws.json", import.meta.url)),
@@ -680,4 +696,39 @@ Deno.test("Dockerrun.aws.json (design card) agrees with the app's server setting
     `http://127.0.0.1:${SERVER_METRICS_PORT}/livez`,
   );
   assert.ok(PROGRAM.server.options.length > 0);
+});
+
+Deno.test("docs/deploy.md names every accepted cdk-nag rule and every part in its picture", () => {
+  const doc = Deno.readTextFileSync(
+    new URL("../../docs/deploy.md", import.meta.url),
+  );
+  const table = doc.split("### cdk-nag findings accepted")[1]?.split(
+    "\n## ",
+  )[0];
+  assert.ok(table, "the table of accepted findings");
+  for (const s of ACCEPTED) {
+    const rule = /^AwsSolutions-([A-Z]+\d+)/.exec(s.id)![1];
+    assert.match(table, new RegExp(`\\b${rule}\\b`), `${s.id} at ${s.path}`);
+  }
+  const picture = /```mermaid\n([^]*?)```/.exec(doc)?.[1];
+  assert.ok(picture);
+  for (
+    const part of [
+      "CloudFront",
+      "ACM",
+      "API Gateway HTTP API",
+      "Lambda eth-stats",
+      "ECS Fargate eth-client",
+      "Beanstalk eth-server",
+      `internal NLB, TCP ${SERVER_PORT}`,
+      `servers.${FLEET.settings.privateZone}`,
+      "RDS MySQL",
+      "ElastiCache Redis",
+      "Secrets Manager",
+      "ECR",
+      "two AZs",
+    ]
+  ) {
+    assert.ok(picture.includes(part), `the picture lacks ${part}`);
+  }
 });
