@@ -1,8 +1,7 @@
 /**
  * The fleet's settings: what differs between deployments (domain, sizes,
- * client count, image tags, region), read from CDK context (`-c key=value`
- * or `deploy/cdk.context.json`) with defaults that synthesize on a fresh
- * clone without AWS credentials.
+ * client count, image tags, region), read from CDK context (`-c key=value`)
+ * with defaults that synthesize on a fresh clone without AWS credentials.
  *
  * @module
  */
