@@ -8,10 +8,18 @@
 import assert from "node:assert/strict";
 import { join, relative } from "node:path";
 import { parse as parseYaml } from "yaml";
-import type { Option } from "../lib/shared/options.ts";
-import { CLIENT_OPTIONS, parseClientConfig } from "../lib/client/options.ts";
-import { parseServerConfig, SERVER_OPTIONS } from "../lib/server/options.ts";
-import { parseStatsConfig, STATS_OPTIONS } from "../lib/stats/options.ts";
+import {
+  CLIENT_OPTIONS,
+  type OptionSpec,
+  parseClientConfig,
+  parseServerConfig,
+  parseStatsConfig,
+  pendingFor,
+  type ProgramName,
+  SERVER_OPTIONS,
+  STATS_OPTIONS,
+} from "./deploy/_programs.ts";
+import { STORE_FLUSH_TIMEOUT } from "../deploy/environments.ts";
 import {
   CompileError,
   explainFailure,
@@ -24,7 +32,6 @@ import {
 import { freePort } from "./_helpers/net.ts";
 
 type Env = Record<string, string>;
-type ProgramName = "client" | "server" | "stats";
 type Json = Record<string, unknown>;
 
 const read = (path: string) => Deno.readTextFileSync(join(ROOT, path));
@@ -36,7 +43,7 @@ const PROGRAM = {
   stats: { parse: parseStatsConfig, options: Object.values(STATS_OPTIONS) },
 } as const;
 
-const hasOption = (options: Option<unknown>[], name: string) =>
+const hasOption = (options: OptionSpec[], name: string) =>
   options.some((o) => o.name === name);
 
 /**
@@ -72,9 +79,10 @@ function acceptedEnv(
   extra: (name: string) => boolean = () => false,
 ): Env {
   const known = new Set(PROGRAM[program].options.flatMap((o) => o.env ?? []));
-  const pending = new Set(
-    missingPending(program).map((p) => pendingEnv(program, p.option)),
-  );
+  const pending = new Set([
+    ...missingPending(program).map((p) => pendingEnv(program, p.option)),
+    ...pendingFor(program),
+  ]);
   for (const name of Object.keys(env)) {
     if (pending.has(name) || extra(name)) continue;
     assert.ok(known.has(name), `${where}: ${program} does not read ${name}`);
@@ -206,6 +214,8 @@ interface Image {
   healthcheck?: string[];
   exposed: number[];
   lambdaAdapter: boolean;
+  /** The entrypoint that runs the binary, if not the binary itself. */
+  wrapper?: string;
   stages: Stage[];
   /** ARG defaults before the first FROM. */
   buildArgs: Env;
@@ -217,7 +227,10 @@ function loadImage(file: string): Image {
   const final = stages.at(-1)!;
   const entrypoint = all(final, "ENTRYPOINT");
   assert.equal(entrypoint.length, 1, `${file}: one ENTRYPOINT`);
-  const [binaryPath, ...entryArgs] = execForm(entrypoint[0], file);
+  const entry = execForm(entrypoint[0], file);
+  // The stats image starts through its secrets entrypoint, which runs the binary.
+  const wrapper = entry[0] === SECRETS_ENTRYPOINT ? entry.shift() : undefined;
+  const [binaryPath, ...entryArgs] = entry;
   assert.deepEqual(entryArgs, [], `${file}: flags belong in CMD or ENV`);
   const binary = binaryPath.split("/").at(-1)!;
   const program = PROGRAMS.find((p) => p.binary === binary);
@@ -243,10 +256,14 @@ function loadImage(file: string): Image {
     lambdaAdapter: all(final, "COPY").some((c) =>
       / \/opt\/extensions\/\S+$/.test(c)
     ),
+    wrapper,
     stages,
     buildArgs: args,
   };
 }
+
+/** The stats image's entrypoint (deploy/secrets_to_files.sh). */
+const SECRETS_ENTRYPOINT = "/usr/local/bin/secrets-to-files";
 
 const DOCKERFILES: Record<string, ProgramName> = {
   "Dockerfile-client-ecs": "client",
@@ -277,9 +294,9 @@ for (const image of IMAGES) {
     const { stages, buildArgs } = image;
     const build = stages.find((s) => s.image.startsWith("denoland/deno:"));
     assert.ok(build?.name, `${file}: no named denoland/deno build stage`);
-    assert.equal(
+    assert.match(
       build.image,
-      `denoland/deno:${CI_DENO_VERSION}`,
+      new RegExp(`^denoland/deno:${CI_DENO_VERSION}@sha256:[0-9a-f]{64}$`),
       `${file}: build with the Deno CI uses (${CI_DENO_VERSION}); ARG ${
         JSON.stringify(buildArgs)
       }`,
@@ -292,7 +309,8 @@ for (const image of IMAGES) {
 
     assert.match(
       image.final.image,
-      /^(debian:[\w.-]+-slim|gcr\.io\/distroless\/)/,
+      /^(debian:[\w.-]+-slim|gcr\.io\/distroless\/[\w.-]+)(:[\w.-]+)?@sha256:[0-9a-f]{64}$/,
+      `${file}: the runtime image is pinned by digest`,
     );
     const copies = all(image.final, "COPY").map(withoutFlags);
     const binary = copies.find((c) => c.flags.from === build.name);
@@ -301,8 +319,18 @@ for (const image of IMAGES) {
     assert.equal(relative("/src", source), join("dist", image.binary));
     assert.deepEqual(
       execForm(all(image.final, "ENTRYPOINT")[0], file),
-      [dest],
+      image.wrapper ? [image.wrapper, dest] : [dest],
     );
+    if (image.wrapper) {
+      const script = copies.find((c) =>
+        c.flags.from === build.name && c.rest.endsWith(` ${image.wrapper}`)
+      );
+      assert.equal(
+        script?.rest.split(/\s+/)[0],
+        "/src/deploy/secrets_to_files.sh",
+      );
+      assert.match(read(".dockerignore"), /^!deploy\/secrets_to_files\.sh$/m);
+    }
     assert.equal(all(build, "WORKDIR").at(-1), "/src");
 
     const user = all(image.final, "USER").at(-1);
@@ -370,86 +398,32 @@ Deno.test("Dockerfile-stats: the Lambda Web Adapter forwards to the stats port a
     (s) => s.image.startsWith("public.ecr.aws/awsguru/aws-lambda-adapter:"),
   );
   assert.ok(adapterStage, "adapter image not pinned");
-  assert.match(adapterStage.image, /:\d+\.\d+\.\d+$/);
+  assert.match(adapterStage.image, /:\d+\.\d+\.\d+@sha256:[0-9a-f]{64}$/);
   const config = parseStatsConfig([], image.env);
   assert.equal(image.env.AWS_LWA_PORT, String(config.port));
   assert.equal(image.env.AWS_LWA_READINESS_CHECK_PATH, "/livez");
 });
 
-// Placeholders and rendering
+// Dockerrun.aws.json: the design card (the fleet's servers are defined in
+// deploy/servers.ts; tests/deploy/fleet_test.ts checks the two agree)
 
-/** `${NAME}` placeholders with their example values, from docs/deploy.md. */
-const PLACEHOLDERS: Env = Object.fromEntries(
-  read("docs/deploy.md").split("\n").flatMap((line) => {
-    const m = /^\|\s*`\$\{([A-Z][A-Z0-9_]*)\}`\s*\|[^|]*\|\s*`([^`]+)`\s*\|$/
-      .exec(line);
-    return m ? [[m[1], m[2]]] : [];
-  }),
-);
+const SAMPLES: Env = {
+  AWS_ACCOUNT_ID: "123456789012",
+  AWS_REGION: "eu-west-1",
+  IMAGE_TAG: "3f2c1ab",
+};
 
-const RENDERED_FILES = [
-  "Dockerrun.aws.json",
-  "deploy/ecs-client-task.json",
-  "deploy/lambda-stats.json",
-  "deploy/route53-servers.json",
-  "deploy/route53-mixed-fleet.json",
-  "deploy/beanstalk/.ebextensions/eth-server.config",
-];
-
-function render(path: string): string {
-  return read(path).replace(/\$\{([A-Z][A-Z0-9_]*)\}/g, (_, name) => {
-    assert.ok(name in PLACEHOLDERS, `${path}: \${${name}} is not documented`);
-    return PLACEHOLDERS[name];
-  });
-}
-const renderedJson = (path: string) => JSON.parse(render(path)) as Json;
-
-Deno.test("every placeholder is documented with an example, and every documented one is used", () => {
-  assert.ok(Object.keys(PLACEHOLDERS).length >= 10, "placeholder table");
-  const used = new Set(
-    RENDERED_FILES.flatMap((f) =>
-      [...read(f).matchAll(/\$\{([A-Z][A-Z0-9_]*)\}/g)].map((m) => m[1])
-    ),
+/** Dockerrun.aws.json with its `${NAME}` placeholders filled with samples. */
+function dockerrun(): Json {
+  const text = read("Dockerrun.aws.json").replace(
+    /\$\{([A-Z][A-Z0-9_]*)\}/g,
+    (_, name) => {
+      assert.ok(name in SAMPLES, `Dockerrun.aws.json: unknown \${${name}}`);
+      return SAMPLES[name];
+    },
   );
-  for (const name of used) assert.ok(name in PLACEHOLDERS, name);
-  for (const name of Object.keys(PLACEHOLDERS)) {
-    assert.ok(used.has(name), `documented but unused: ${name}`);
-  }
-  for (const f of RENDERED_FILES) {
-    assert.doesNotMatch(render(f), /\$\{/, `${f} keeps a placeholder`);
-  }
-});
-
-Deno.test("deploy/render.sh renders each file from the environment and refuses unset placeholders", async () => {
-  for (const file of RENDERED_FILES) {
-    const out = await new Deno.Command("bash", {
-      args: ["deploy/render.sh", file],
-      cwd: ROOT,
-      env: { ...PLACEHOLDERS, PATH: Deno.env.get("PATH") ?? "" },
-      clearEnv: true,
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const stderr = new TextDecoder().decode(out.stderr);
-    assert.ok(out.success, `${file}: ${stderr}`);
-    assert.equal(new TextDecoder().decode(out.stdout), render(file));
-  }
-  const missing = await new Deno.Command("bash", {
-    args: ["deploy/render.sh", "deploy/lambda-stats.json"],
-    cwd: ROOT,
-    env: { PATH: Deno.env.get("PATH") ?? "", AWS_REGION: "eu-west-1" },
-    clearEnv: true,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  assert.equal(missing.code, 1);
-  assert.equal(new TextDecoder().decode(missing.stdout), "");
-  const message = new TextDecoder().decode(missing.stderr);
-  assert.match(message, /needs AWS_ACCOUNT_ID IMAGE_TAG/);
-  assert.doesNotMatch(message, /AWS_REGION/);
-});
-
-// AWS files
+  return JSON.parse(text) as Json;
+}
 
 const imageRepo = (uri: string) =>
   /\/([\w-]+):[\w.-]+$/.exec(uri)?.[1] ?? assert.fail(`image ${uri}`);
@@ -461,43 +435,27 @@ const programOfRepo = (uri: string) => {
 const arnOfSecret =
   /^arn:aws:(secretsmanager|ssm):[\w-]+:\d{12}:(secret|parameter)[:/]\S+$/;
 const SAMPLE_SECRET = "sample-secret-from-the-store";
-const secretSample = (name: string) =>
-  name === "ETH_RPC_URL" ? "https://rpc.example/v1/key" : SAMPLE_SECRET;
 
 type NameValue = { name: string; value?: string; valueFrom?: string };
 const toEnv = (list: NameValue[] = []) =>
   Object.fromEntries(list.map((e) => [e.name, e.value ?? ""]));
 
-const ebConfig = () =>
-  parseYaml(render("deploy/beanstalk/.ebextensions/eth-server.config")) as {
-    option_settings: Record<string, Record<string, string | number | boolean>>;
-  };
-
-/** The server's effective environment on Elastic Beanstalk. */
-function beanstalkServer() {
-  const run = renderedJson("Dockerrun.aws.json");
+/** The server's environment from Dockerrun.aws.json plus what a deployment adds. */
+function dockerrunServer() {
+  const run = dockerrun();
   const [container] = run.containerDefinitions as Json[];
-  const settings = ebConfig().option_settings;
-  const properties = Object.fromEntries(
-    Object.entries(
-      settings["aws:elasticbeanstalk:application:environment"] ?? {},
-    ).map(([k, v]) => [k, String(v)]),
-  );
-  const secrets =
-    settings["aws:elasticbeanstalk:application:environmentsecrets"] ?? {};
   const env = {
     ...imageOf("server").env,
     ...toEnv(container.environment as NameValue[]),
-    ...properties,
-    ...Object.fromEntries(
-      Object.keys(secrets).map((k) => [k, secretSample(k)]),
-    ),
+    ETH_SERVER_MYSQL_HOST: "mysql.sample",
+    ETH_SERVER_REDIS_HOST: "redis.sample",
+    ETH_SERVER_MYSQL_PASS: SAMPLE_SECRET,
   };
-  return { run, container, settings, properties, secrets, env };
+  return { run, container, env };
 }
 
 Deno.test("Dockerrun.aws.json: Elastic Beanstalk v2 with one essential eth-server container on 8888", () => {
-  const { run, container, env } = beanstalkServer();
+  const { run, container, env } = dockerrunServer();
   assert.equal(run.AWSEBDockerrunVersion, 2);
   assert.match(run.executionRoleArn as string, /^arn:aws:iam::\d{12}:role\//);
   assert.equal((run.containerDefinitions as Json[]).length, 1);
@@ -517,15 +475,17 @@ Deno.test("Dockerrun.aws.json: Elastic Beanstalk v2 with one essential eth-serve
   }
   const config = parseServerConfig(
     [],
-    acceptedEnv("server", env, "Elastic Beanstalk"),
+    acceptedEnv("server", env, "Dockerrun.aws.json"),
   );
   assert.ok(ports.some((p) => p.containerPort === config.port));
   assert.equal(config.port, 8888);
   assert.equal(config.host, "0.0.0.0");
   assert.ok(config.store.mysql && config.store.redis, "MySQL and Redis");
-  assert.equal(config.store.mysql.password, SAMPLE_SECRET, "from the secret");
-  assert.equal(config.store.mysql.host, PLACEHOLDERS.RDS_ENDPOINT);
-  assert.equal(config.store.redis.host, PLACEHOLDERS.REDIS_ENDPOINT);
+  assert.equal(config.store.mysql.password, SAMPLE_SECRET);
+  assert.ok(
+    (container.stopTimeout as number) * 1000 > config.storeFlushTimeoutMs,
+    "stopTimeout outlasts --store-flush-timeout",
+  );
 });
 
 Deno.test({
@@ -535,8 +495,11 @@ Deno.test({
     }`,
   ignore: metricsMissing("server"),
   fn() {
-    const { container, env } = beanstalkServer();
-    const config = parseServerConfig([], env);
+    const { container, env } = dockerrunServer();
+    const config = parseServerConfig(
+      [],
+      acceptedEnv("server", env, "Dockerrun.aws.json"),
+    );
     const check = (container.healthCheck as { command: string[] }).command;
     assert.equal(check[0], "CMD");
     assert.equal(check.at(-1), `http://127.0.0.1:${config.metricsPort}/livez`);
@@ -548,179 +511,10 @@ Deno.test({
   },
 });
 
-Deno.test("Beanstalk settings: internal NLB with a TCP listener on the server port, hosts as properties, the password as a secret", () => {
-  const { settings, properties, secrets, env } = beanstalkServer();
-  const environment = settings["aws:elasticbeanstalk:environment"];
-  assert.equal(environment.LoadBalancerType, "network");
-  assert.equal(environment.EnvironmentType, "LoadBalanced");
-  assert.equal(settings["aws:ec2:vpc"].ELBScheme, "internal");
-  const listeners = Object.keys(settings).flatMap((ns) => {
-    const m = /^aws:elbv2:listener:(\d+)$/.exec(ns);
-    return m && settings[ns].ListenerEnabled !== false ? [Number(m[1])] : [];
-  });
-  const config = parseServerConfig([], env);
-  assert.deepEqual(listeners, [config.port]);
-  const listener = settings[`aws:elbv2:listener:${config.port}`];
-  assert.equal(listener.Protocol, "TCP");
-  const process = settings[
-    `aws:elasticbeanstalk:environment:process:${listener.DefaultProcess}`
-  ];
-  assert.ok(process, `process ${listener.DefaultProcess} is not defined`);
-  assert.equal(String(process.Port), String(config.port));
-  assert.equal(process.Protocol, "TCP");
-  acceptedEnv("server", properties, "environment properties");
-  acceptedEnv(
-    "server",
-    Object.fromEntries(Object.keys(secrets).map((k) => [k, ""])),
-    "environment secrets",
-  );
-  assert.ok(Object.keys(secrets).length > 0, "no secrets");
-  for (const [name, arn] of Object.entries(secrets)) {
-    assert.match(String(arn), arnOfSecret, `${name} is not a secret reference`);
-  }
-});
-
-/** The client's effective environment on ECS. */
-function ecsClient() {
-  const task = renderedJson("deploy/ecs-client-task.json");
-  const [container] = task.containerDefinitions as Json[];
-  const secrets = (container.secrets ?? []) as NameValue[];
-  const env = {
-    ...imageOf("client").env,
-    ...toEnv(container.environment as NameValue[]),
-    ...Object.fromEntries(secrets.map((s) => [s.name, secretSample(s.name)])),
-  };
-  return { task, container, secrets, env };
-}
-
-const ROUTE53_FILES = [
-  "deploy/route53-servers.json",
-  "deploy/route53-mixed-fleet.json",
-];
-
-Deno.test("ECS task definition: a Fargate client sending to the Route53 name on the server port, the RPC URL from SSM", () => {
-  const { task, container, secrets, env } = ecsClient();
-  assert.equal(task.family, "eth-client");
-  assert.deepEqual(task.requiresCompatibilities, ["FARGATE"]);
-  assert.equal(task.networkMode, "awsvpc", "Fargate needs awsvpc");
-  assert.match(String(task.cpu), /^\d+$/);
-  assert.match(String(task.memory), /^\d+$/);
-  assert.match(task.executionRoleArn as string, /^arn:aws:iam::\d{12}:role\//);
-  assert.equal(container.essential, true);
-  assert.equal(programOfRepo(container.image as string), "client");
-  assert.ok(secrets.length > 0, "no secrets");
-  for (const s of secrets) {
-    assert.match(s.valueFrom ?? "", arnOfSecret, s.name);
-    assert.equal(s.value, undefined);
-  }
-  const config = parseClientConfig(
-    [],
-    acceptedEnv("client", env, "ECS task definition"),
-  );
-  const names = new Set(
-    ROUTE53_FILES.flatMap((
-      f,
-    ) => ((renderedJson(f).Changes as Json[]).map((c) =>
-      (c.ResourceRecordSet as Json).Name as string
-    ))),
-  );
-  assert.deepEqual(names, new Set([`${config.servers[0].host}.`]));
-  const server = parseServerConfig([], beanstalkServer().env);
-  assert.deepEqual(config.servers, [{
-    host: "servers.eth.internal",
-    port: server.port,
-  }]);
-  assert.deepEqual(config.rpcUrls, [secretSample("ETH_RPC_URL")]);
-  const logs = container.logConfiguration as {
-    logDriver: string;
-    options: Env;
-  };
-  assert.equal(logs.logDriver, "awslogs");
-  assert.ok(logs.options["awslogs-group"] && logs.options["awslogs-region"]);
-});
-
-Deno.test({
-  name:
-    `ECS task definition: the container health check probes the client's metrics port${
-      ignoredFor("client")
-    }`,
-  ignore: metricsMissing("client"),
-  fn() {
-    const { container, env } = ecsClient();
-    const config = parseClientConfig([], env);
-    assert.ok(config.metricsPort > 0);
-    const check = (container.healthCheck as { command: string[] }).command;
-    assert.equal(check.at(-1), `http://127.0.0.1:${config.metricsPort}/livez`);
-    assert.ok(
-      (container.portMappings as Json[]).some((p) =>
-        p.containerPort === config.metricsPort
-      ),
-    );
-  },
-});
-
-Deno.test("Lambda function: the stats image in the VPC, configured by variables stats reads, no password in the file", () => {
-  const fn = renderedJson("deploy/lambda-stats.json");
-  assert.equal(fn.FunctionName, "eth-stats");
-  assert.equal(fn.PackageType, "Image");
-  assert.equal(programOfRepo((fn.Code as Json).ImageUri as string), "stats");
-  assert.match(fn.Role as string, /^arn:aws:iam::\d{12}:role\//);
-  const vpc = fn.VpcConfig as {
-    SubnetIds: string[];
-    SecurityGroupIds: string[];
-  };
-  assert.ok(
-    vpc,
-    "VpcConfig: without it the function cannot reach RDS/ElastiCache",
-  );
-  assert.ok(vpc.SubnetIds.length >= 2, "subnets in two AZs");
-  assert.ok(vpc.SecurityGroupIds.length >= 1);
-  assert.ok((fn.Timeout as number) > 0 && (fn.Timeout as number) <= 900);
-  const variables = (fn.Environment as { Variables: Env }).Variables;
-  const image = imageOf("stats");
-  const env = acceptedEnv(
-    "stats",
-    { ...image.env, ...variables },
-    "Lambda environment",
-    lwaVariable(image),
-  );
-  const config = parseStatsConfig([], env);
-  assert.ok(config.store.mysql && config.store.redis, "MySQL and Redis");
-  assert.equal(config.store.mysql.host, PLACEHOLDERS.RDS_ENDPOINT);
-  assert.equal(config.store.redis.host, PLACEHOLDERS.REDIS_ENDPOINT);
-  const named = Object.keys(variables).filter((k) => SECRET_NAME.test(k));
-  assert.deepEqual(named, [], "the password is added at deploy time only");
-  assert.equal(image.env.AWS_LWA_PORT, String(config.port));
-});
-
-Deno.test("Route53 change batches: weighted alias records of one name, each fleet once", () => {
-  for (const file of ROUTE53_FILES) {
-    const changes = renderedJson(file).Changes as Json[];
-    assert.ok(changes.length >= 1, file);
-    const ids = new Set<string>();
-    let weight = 0;
-    for (const change of changes) {
-      assert.ok(["CREATE", "UPSERT"].includes(change.Action as string));
-      const set = change.ResourceRecordSet as Json;
-      assert.equal(set.Type, "A");
-      assert.match(set.Name as string, /\.$/);
-      assert.ok(!ids.has(set.SetIdentifier as string), `${file}: duplicate`);
-      ids.add(set.SetIdentifier as string);
-      assert.ok(Number.isInteger(set.Weight));
-      assert.ok((set.Weight as number) >= 0 && (set.Weight as number) <= 255);
-      weight += set.Weight as number;
-      const alias = set.AliasTarget as Json;
-      assert.equal(typeof alias.HostedZoneId, "string");
-      assert.equal(typeof alias.DNSName, "string");
-      assert.equal(alias.EvaluateTargetHealth, true);
-    }
-    assert.ok(weight > 0, `${file}: every weight is 0`);
-  }
-  assert.ok(
-    (renderedJson("deploy/route53-mixed-fleet.json").Changes as Json[])
-      .length >= 3,
-    "Go, Python and TypeScript fleets",
-  );
+Deno.test("deploy/ holds the CDK app, not hand-kept JSON", () => {
+  const files = [...Deno.readDirSync(join(ROOT, "deploy"))].map((e) => e.name);
+  assert.deepEqual(files.filter((f) => !/\.(ts|sh)$/.test(f)), []);
+  assert.ok(files.includes("app.ts"));
 });
 
 const BOTOCORE = `
@@ -748,18 +542,13 @@ const hasBotocore = (() => {
 })();
 
 Deno.test({
-  name: `AWS's own request validation (botocore) accepts the JSON files${
+  name: `AWS's own request validation (botocore) accepts Dockerrun.aws.json${
     hasBotocore ? "" : " (ignored: python3 with botocore is not installed)"
   }`,
   ignore: !hasBotocore,
   async fn() {
-    const run = renderedJson("Dockerrun.aws.json");
+    const run = dockerrun();
     const requests = [
-      {
-        service: "ecs",
-        operation: "RegisterTaskDefinition",
-        params: renderedJson("deploy/ecs-client-task.json"),
-      },
       {
         // Elastic Beanstalk turns Dockerrun.aws.json v2 into a task definition.
         service: "ecs",
@@ -770,19 +559,6 @@ Deno.test({
           containerDefinitions: run.containerDefinitions,
         },
       },
-      {
-        service: "lambda",
-        operation: "CreateFunction",
-        params: renderedJson("deploy/lambda-stats.json"),
-      },
-      ...ROUTE53_FILES.map((f) => ({
-        service: "route53",
-        operation: "ChangeResourceRecordSets",
-        params: {
-          HostedZoneId: "Z0123456789ABCDEFGHIJ",
-          ChangeBatch: renderedJson(f),
-        },
-      })),
       {
         // The validator itself must be able to fail.
         service: "route53",
@@ -823,6 +599,7 @@ interface Service {
   depends_on?: Record<string, { condition: string }> | string[];
   ports?: string[];
   healthcheck?: { test: string[] };
+  stop_grace_period?: string;
 }
 
 const COMPOSE_TEXT = read("docker-compose.yml");
@@ -968,6 +745,40 @@ Deno.test("compose: interpolations are required variables, never defaults, and .
   assert.match(read(".dockerignore"), /^\.env$/m);
 });
 
+Deno.test("compose: images pinned by digest, servers outlast their flush timeout, clients wait for healthy servers", () => {
+  for (const [name, service] of Object.entries(SERVICES)) {
+    if (service.build) continue;
+    assert.match(service.image ?? "", /@sha256:[0-9a-f]{64}$/, name);
+  }
+  const seconds = (v: string | undefined) => {
+    const m = /^(\d+)s$/.exec(v ?? "");
+    return m ? Number(m[1]) : 10; // Docker's default
+  };
+  for (const f of FLEET) {
+    if (f.program !== "server") continue;
+    const config = parseServerConfig(
+      f.args,
+      acceptedEnv("server", f.env, f.name),
+    );
+    assert.ok(
+      seconds(f.service.stop_grace_period) * 1000 > config.storeFlushTimeoutMs,
+      `${f.name}: stop_grace_period must outlast --store-flush-timeout`,
+    );
+    assert.equal(config.storeFlushTimeoutMs, STORE_FLUSH_TIMEOUT * 1000);
+  }
+  for (const f of FLEET) {
+    if (f.program !== "client") continue;
+    const deps = f.service.depends_on as Record<string, { condition: string }>;
+    for (const [dep, { condition }] of Object.entries(deps)) {
+      const target = FLEET.find((g) => g.name === dep);
+      if (target?.program === "server") {
+        assert.equal(condition, "service_healthy", `${f.name} -> ${dep}`);
+        assert.ok(target.image.healthcheck, `${dep} has a HEALTHCHECK`);
+      }
+    }
+  }
+});
+
 // Secrets
 
 const SECRET_NAME =
@@ -1043,7 +854,9 @@ function deploymentFiles(): string[] {
     for (const entry of Deno.readDirSync(join(ROOT, dir))) {
       const path = `${dir}/${entry.name}`;
       if (entry.isDirectory) walk(path);
-      else files.push(path);
+      // The app's TypeScript is checked on what it synthesizes
+      // (tests/deploy/fleet_test.ts).
+      else if (!path.endsWith(".ts")) files.push(path);
     }
   };
   walk("deploy");
@@ -1098,7 +911,7 @@ Deno.test("the secret scanner flags secrets and passes references", () => {
 
 Deno.test("no deployment file holds a secret literal", () => {
   const files = deploymentFiles();
-  assert.ok(files.includes("deploy/beanstalk/.ebextensions/eth-server.config"));
+  assert.ok(files.includes("deploy/secrets_to_files.sh"));
   const found = files.flatMap((file) => {
     const text = read(file);
     const problems = findSecrets(file, text);
