@@ -1,0 +1,544 @@
+/**
+ * The server's durable spool: every accepted document is appended to a
+ * segment file on local disk and synced (one `fdatasync` per group of
+ * documents, not per document) before it is acknowledged; each store then
+ * writes from it at its own pace and its position is kept in a small file,
+ * so a restart replays, in order, what some store does not hold yet.
+ *
+ * A segment is a sequence of records `[u32 length][u32 CRC-32][body]`
+ * (little-endian; `body` is the document as JSON). A record whose length
+ * runs past the end of the file or whose checksum does not match (a torn
+ * write after `kill -9` or a power loss) ends replay of that segment: it was
+ * never acknowledged, because acknowledgement waits for the sync.
+ *
+ * @module
+ */
+import type { ReceivedDocument } from "../store/types.ts";
+
+/** Options for {@linkcode Spool.open}. */
+export interface SpoolOptions {
+  /** Store names: each has its own position in the spool. */
+  stores: readonly string[];
+  /** Bytes of segments kept at most before {@linkcode Spool.full}. */
+  maxBytes: number;
+  /** A segment is closed and a new one started past this size. Default 4 MiB. */
+  segmentBytes?: number;
+  /** Skip `fdatasync` (tests only, or a spool on a RAM disk). Default false. */
+  noSync?: boolean;
+}
+
+/** What {@linkcode Spool.open} found on disk. */
+export interface SpoolReplay {
+  /** Per store, the documents it does not hold yet, oldest first. */
+  pending: Record<string, SpooledDocument[]>;
+  /** Records cut off at a torn or corrupt tail, across segments. */
+  tornRecords: number;
+}
+
+/** A document with its place in the spool. */
+export interface SpooledDocument {
+  /** Sequence number: records are numbered from 1 across segments. */
+  seq: number;
+  doc: ReceivedDocument;
+}
+
+/** A spool file could not be read or written. */
+export class SpoolError extends Error {
+  /** Builds the error; `cause` is the file system error. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "SpoolError";
+  }
+}
+
+interface Segment {
+  first: number;
+  /** Sequence number after the last record in it. */
+  end: number;
+  bytes: number;
+  path: string;
+}
+
+const HEADER_BYTES = 8;
+const SEGMENT_SUFFIX = ".seg";
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/**
+ * An append-only, checksummed, group-committed log of documents with one
+ * read position per store.
+ *
+ * @example
+ * ```ts
+ * import { Spool } from "./spool.ts";
+ * import assert from "node:assert/strict";
+ * const dir = await Deno.makeTempDir();
+ * const { spool } = await Spool.open(dir, { stores: ["sqlite"], maxBytes: 1 << 20 });
+ * const doc = { payload: "<p>1</p>", hash: "ab", block: 1n, ip: "127.0.0.1",
+ *   port: 1, receivedAt: 0, server: "s" };
+ * const seq = spool.append(doc);
+ * await spool.synced(seq);
+ * await spool.close();
+ * const again = await Spool.open(dir, { stores: ["sqlite"], maxBytes: 1 << 20 });
+ * assert.deepEqual(again.replay.pending.sqlite.map((r) => r.doc.payload), ["<p>1</p>"]);
+ * await again.spool.close();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export class Spool {
+  readonly #dir: string;
+  readonly #o: Required<SpoolOptions>;
+  readonly #segments: Segment[];
+  #file: Deno.FsFile | undefined;
+  #next: number;
+  #pending: Uint8Array[] = [];
+  #pendingBytes = 0;
+  #durable: number;
+  #waiters: { seq: number; resolve: () => void; reject: (e: Error) => void }[] =
+    [];
+  #flushing: Promise<void> | undefined;
+  #failure: Error | undefined;
+  readonly #positions: Map<string, number>;
+  #positionWrite: Promise<void> | undefined;
+  #positionDirty = false;
+  #room: PromiseWithResolvers<void> | undefined;
+  #closed = false;
+
+  private constructor(
+    dir: string,
+    options: Required<SpoolOptions>,
+    segments: Segment[],
+    next: number,
+    positions: Map<string, number>,
+  ) {
+    this.#dir = dir;
+    this.#o = options;
+    this.#segments = segments;
+    this.#next = next;
+    this.#durable = next - 1;
+    this.#positions = positions;
+  }
+
+  /**
+   * Opens (creating) the spool in `dir`, reads what it holds and returns the
+   * documents each store still needs, oldest first. A torn last record is
+   * cut off (the file is truncated to its last whole record).
+   */
+  static async open(
+    dir: string,
+    options: SpoolOptions,
+  ): Promise<{ spool: Spool; replay: SpoolReplay }> {
+    const o: Required<SpoolOptions> = {
+      segmentBytes: 4 * 1024 * 1024,
+      noSync: false,
+      ...options,
+    };
+    try {
+      await Deno.mkdir(dir, { recursive: true });
+    } catch (error) {
+      throw new SpoolError(
+        `Cannot create spool directory ${dir}: ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
+    const names: string[] = [];
+    for await (const entry of Deno.readDir(dir)) {
+      if (entry.isFile && entry.name.endsWith(SEGMENT_SUFFIX)) {
+        names.push(entry.name);
+      }
+    }
+    names.sort();
+    const segments: Segment[] = [];
+    const records: SpooledDocument[] = [];
+    let tornRecords = 0;
+    let next = 1;
+    for (const name of names) {
+      const first = Number(name.slice(0, -SEGMENT_SUFFIX.length));
+      if (!Number.isSafeInteger(first) || first < 1) continue;
+      const path = `${dir}/${name}`;
+      const bytes = await Deno.readFile(path);
+      const { docs, validBytes, torn } = decodeSegment(bytes);
+      if (torn) {
+        tornRecords++;
+        await Deno.truncate(path, validBytes);
+      }
+      // A group that failed part-way was written again in a new segment:
+      // the new one wins.
+      while (records.length > 0 && records.at(-1)!.seq >= first) records.pop();
+      docs.forEach((doc, i) => records.push({ seq: first + i, doc }));
+      next = first + docs.length;
+      segments.push({ first, end: next, bytes: validBytes, path });
+    }
+    const positions = new Map<string, number>();
+    const saved = new Map<string, number | undefined>();
+    for (const store of o.stores) {
+      const seq = await readPosition(`${dir}/${store}.pos`);
+      saved.set(store, seq);
+      // Every segment was deleted: numbering goes on after the positions.
+      if (segments.length === 0 && seq !== undefined) {
+        next = Math.max(next, seq);
+      }
+    }
+    const oldest = segments[0]?.first ?? next;
+    for (const store of o.stores) {
+      const seq = saved.get(store) ?? oldest;
+      positions.set(store, Math.min(Math.max(seq, oldest), next));
+    }
+    const pending: Record<string, SpooledDocument[]> = {};
+    for (const store of o.stores) {
+      const from = positions.get(store)!;
+      pending[store] = records.filter((r) => r.seq >= from);
+    }
+    const spool = new Spool(dir, o, segments, next, positions);
+    await spool.#collect();
+    return { spool, replay: { pending, tornRecords } };
+  }
+
+  /** Sequence number the next appended document gets. */
+  get nextSeq(): number {
+    return this.#next;
+  }
+
+  /** Bytes held in segments (synced or not). */
+  get bytes(): number {
+    return this.#segments.reduce((n, s) => n + s.bytes, 0) +
+      this.#pendingBytes;
+  }
+
+  /** Documents some store does not hold yet. */
+  get held(): number {
+    return this.#next - this.#minPosition();
+  }
+
+  /** True while the spool holds `maxBytes` or more: stop taking documents. */
+  get full(): boolean {
+    return this.bytes >= this.#o.maxBytes;
+  }
+
+  /** The last write error, while writing fails (e.g. disk full). */
+  get failure(): Error | undefined {
+    return this.#failure;
+  }
+
+  /** Resolves once the spool is below `maxBytes`; undefined when it is. */
+  room(): Promise<void> | undefined {
+    if (!this.full) return undefined;
+    this.#room ??= Promise.withResolvers();
+    return this.#room.promise;
+  }
+
+  /**
+   * Appends a document (written and synced with the next group) and returns
+   * its sequence number for {@linkcode Spool.synced}.
+   */
+  append(doc: ReceivedDocument): number {
+    if (this.#closed) throw new SpoolError("The spool is closed");
+    const body = encoder.encode(JSON.stringify(encodeDoc(doc)));
+    const record = new Uint8Array(HEADER_BYTES + body.length);
+    const view = new DataView(record.buffer);
+    view.setUint32(0, body.length, true);
+    view.setUint32(4, crc32(body), true);
+    record.set(body, HEADER_BYTES);
+    this.#pending.push(record);
+    this.#pendingBytes += record.length;
+    const seq = this.#next++;
+    this.#flushing ??= this.#flush();
+    return seq;
+  }
+
+  /**
+   * Resolves once the document `seq` is on disk (synced), or undefined when
+   * it already is. Rejects while the spool cannot be written; the document
+   * is kept in memory and retried with the next group.
+   */
+  synced(seq: number): Promise<void> | undefined {
+    if (seq <= this.#durable) return undefined;
+    return new Promise((resolve, reject) =>
+      this.#waiters.push({ seq, resolve, reject })
+    );
+  }
+
+  /**
+   * Records that `store` holds every document before `seq`; segments every
+   * store is past are deleted. The position file is rewritten (without a
+   * sync: after a power loss a store may be sent documents again, which
+   * stores take idempotently).
+   */
+  advance(store: string, seq: number): void {
+    const was = this.#positions.get(store);
+    if (was === undefined || seq <= was) return;
+    this.#positions.set(store, seq);
+    this.#positionDirty = true;
+    this.#positionWrite ??= this.#writePositions();
+  }
+
+  /** Where `store` is: the first document it does not hold. */
+  position(store: string): number {
+    return this.#positions.get(store) ?? this.#next;
+  }
+
+  /** Writes what is pending, persists positions and closes the file. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    while (this.#flushing || this.#positionWrite) {
+      await this.#flushing?.catch(() => {});
+      await this.#positionWrite;
+    }
+    this.#file?.close();
+    this.#file = undefined;
+    this.#room?.resolve();
+  }
+
+  async #flush(): Promise<void> {
+    // Let the current burst of appends (one read's frames, other
+    // connections' frames) join this group.
+    await new Promise((r) => setTimeout(r, 0));
+    while (this.#pending.length > 0) {
+      const records = this.#pending;
+      const bytes = this.#pendingBytes;
+      this.#pending = [];
+      this.#pendingBytes = 0;
+      const last = this.#next - 1;
+      const first = last - records.length + 1;
+      try {
+        const file = await this.#segmentFor(first);
+        await writeAll(file, concat(records, bytes));
+        if (!this.#o.noSync) await file.syncData();
+      } catch (error) {
+        this.#pending = [...records, ...this.#pending];
+        this.#pendingBytes += bytes;
+        this.#failure = error as Error;
+        const failure = new SpoolError(
+          `Cannot write spool ${this.#dir}: ${(error as Error).message}`,
+          { cause: error },
+        );
+        // The file may hold part of the group: cut it back, and start a
+        // fresh segment (replay lets a later segment win over a torn one).
+        const current = this.#segments.at(-1);
+        if (current) {
+          await Deno.truncate(current.path, current.bytes).catch(() => {});
+        }
+        this.#file?.close();
+        this.#file = undefined;
+        for (const w of this.#waiters.splice(0)) w.reject(failure);
+        await new Promise((r) => setTimeout(r, 200));
+        if (this.#closed) break;
+        continue;
+      }
+      this.#failure = undefined;
+      const segment = this.#segments.at(-1)!;
+      segment.end = last + 1;
+      segment.bytes += bytes;
+      this.#durable = last;
+      const ready = this.#waiters.filter((w) => w.seq <= last);
+      this.#waiters = this.#waiters.filter((w) => w.seq > last);
+      for (const w of ready) w.resolve();
+    }
+    this.#flushing = undefined;
+  }
+
+  async #segmentFor(first: number): Promise<Deno.FsFile> {
+    const current = this.#segments.at(-1);
+    if (
+      this.#file && current && current.bytes < this.#o.segmentBytes
+    ) {
+      return this.#file;
+    }
+    this.#file?.close();
+    this.#file = undefined;
+    const path = `${this.#dir}/${
+      String(first).padStart(16, "0")
+    }${SEGMENT_SUFFIX}`;
+    // A segment left by a failed write at this number holds nothing durable.
+    const file = await Deno.open(path, {
+      create: true,
+      write: true,
+      truncate: true,
+    });
+    if (current && current.first === first) this.#segments.pop();
+    this.#segments.push({ first, end: first, bytes: 0, path });
+    this.#file = file;
+    if (!this.#o.noSync) await syncDir(this.#dir);
+    return file;
+  }
+
+  async #writePositions(): Promise<void> {
+    while (this.#positionDirty) {
+      this.#positionDirty = false;
+      for (const [store, seq] of this.#positions) {
+        const path = `${this.#dir}/${store}.pos`;
+        try {
+          await Deno.writeTextFile(`${path}.tmp`, `${seq}\n`);
+          await Deno.rename(`${path}.tmp`, path);
+        } catch {
+          // Retried with the next advance; at worst documents are replayed.
+          this.#positionDirty = true;
+        }
+      }
+      await this.#collect();
+      if (this.#positionDirty) await new Promise((r) => setTimeout(r, 100));
+      if (this.#closed && this.#positionDirty) break;
+    }
+    this.#positionWrite = undefined;
+  }
+
+  #minPosition(): number {
+    let min = this.#next;
+    for (const seq of this.#positions.values()) min = Math.min(min, seq);
+    return min;
+  }
+
+  /** Deletes segments every store is past (the one being written stays). */
+  async #collect(): Promise<void> {
+    const min = this.#minPosition();
+    while (this.#segments.length > 0) {
+      const oldest = this.#segments[0];
+      const writing = oldest === this.#segments.at(-1) && !this.#closed;
+      if (oldest.end > min || writing) break;
+      if (oldest === this.#segments.at(-1)) {
+        this.#file?.close();
+        this.#file = undefined;
+      }
+      this.#segments.shift();
+      await Deno.remove(oldest.path).catch(() => {});
+    }
+    const current = this.#segments.at(-1);
+    // Everything is stored: start the next group in a fresh segment so the
+    // current one can go.
+    if (
+      current && current.end <= min && this.#pending.length === 0 &&
+      this.#file && current.bytes > 0
+    ) {
+      this.#file.close();
+      this.#file = undefined;
+      if (this.#segments.at(-1) === current) {
+        this.#segments.pop();
+        await Deno.remove(current.path).catch(() => {});
+      }
+    }
+    if (!this.full) {
+      this.#room?.resolve();
+      this.#room = undefined;
+    }
+  }
+}
+
+/** Splits a segment into documents, stopping at a torn or corrupt record. */
+export function decodeSegment(
+  bytes: Uint8Array,
+): { docs: ReceivedDocument[]; validBytes: number; torn: boolean } {
+  const docs: ReceivedDocument[] = [];
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let at = 0;
+  while (at < bytes.length) {
+    if (at + HEADER_BYTES > bytes.length) break;
+    const length = view.getUint32(at, true);
+    const sum = view.getUint32(at + 4, true);
+    const end = at + HEADER_BYTES + length;
+    if (end > bytes.length) break;
+    const body = bytes.subarray(at + HEADER_BYTES, end);
+    if (crc32(body) !== sum) break;
+    let doc: ReceivedDocument;
+    try {
+      doc = decodeDoc(JSON.parse(decoder.decode(body)));
+    } catch {
+      break;
+    }
+    docs.push(doc);
+    at = end;
+  }
+  return { docs, validBytes: at, torn: at < bytes.length };
+}
+
+type WireDoc = [string, string, string | null, string, number, number, string];
+
+function encodeDoc(d: ReceivedDocument): WireDoc {
+  return [
+    d.payload,
+    d.hash,
+    d.block === null ? null : d.block.toString(),
+    d.ip,
+    d.port,
+    d.receivedAt,
+    d.server,
+  ];
+}
+
+function decodeDoc(w: WireDoc): ReceivedDocument {
+  if (!Array.isArray(w) || w.length !== 7) throw new TypeError("bad record");
+  return {
+    payload: w[0],
+    hash: w[1],
+    block: w[2] === null ? null : BigInt(w[2]),
+    ip: w[3],
+    port: w[4],
+    receivedAt: w[5],
+    server: w[6],
+  };
+}
+
+async function readPosition(path: string): Promise<number | undefined> {
+  try {
+    const n = Number((await Deno.readTextFile(path)).trim());
+    return Number.isSafeInteger(n) && n >= 1 ? n : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function syncDir(dir: string): Promise<void> {
+  // A new file's directory entry must be durable too; not every platform
+  // lets a directory be opened for syncing.
+  try {
+    using d = await Deno.open(dir, { read: true });
+    await d.syncData();
+  } catch {
+    // Best effort.
+  }
+}
+
+async function writeAll(file: Deno.FsFile, data: Uint8Array): Promise<void> {
+  let written = 0;
+  while (written < data.length) {
+    written += await file.write(data.subarray(written));
+  }
+}
+
+function concat(parts: Uint8Array[], bytes: number): Uint8Array {
+  if (parts.length === 1) return parts[0];
+  const out = new Uint8Array(bytes);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+const CRC_TABLE = (() => {
+  const table = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    table[n] = c >>> 0;
+  }
+  return table;
+})();
+
+/**
+ * CRC-32 (IEEE) of `bytes`.
+ *
+ * @example
+ * ```ts
+ * import { crc32 } from "./spool.ts";
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(crc32(new TextEncoder().encode("123456789")), 0xcbf43926);
+ * ```
+ */
+export function crc32(bytes: Uint8Array): number {
+  let c = 0xffffffff;
+  for (let i = 0; i < bytes.length; i++) {
+    c = CRC_TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
+  }
+  return (c ^ 0xffffffff) >>> 0;
+}
