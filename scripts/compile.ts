@@ -37,7 +37,11 @@ export const PROGRAMS: readonly Program[] = [
 ];
 
 /** Files and directories embedded in every binary (`--include`). */
-export const INCLUDES: readonly string[] = ["templates"];
+// The SQLite writer's worker is loaded by URL, so it must be embedded too.
+export const INCLUDES: readonly string[] = [
+  "templates",
+  "lib/store/sqlite_worker.ts",
+];
 
 /** The targets `deno compile --target` accepts. */
 export const TARGETS: readonly string[] = [

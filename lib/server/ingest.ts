@@ -57,16 +57,20 @@ export interface IngestOptions {
   /** Receives each DATA line. */
   print: (line: string) => void;
   /**
-   * Receives each accepted document, e.g. to queue it for storage. It may
-   * return a promise that resolves once the document is stored: the
-   * connection is then closed only after that (see `storeWaitMs`).
+   * Receives each accepted document, e.g. to spool it. It may return a
+   * promise that resolves once the document is durable: its `ok` is written
+   * only then (a rejection: no answer, and the connection is closed).
    */
   onDocument?: (doc: ReceivedDocument) => Promise<unknown> | undefined | void;
   /**
-   * How long a connection whose input ended stays open waiting for its
-   * documents to be stored. Closing is the only acknowledgement the
-   * protocol has, so with a healthy store a client that saw the close knows
-   * the document is stored, not just printed. 0 closes at once. Default 1000.
+   * Resolves when documents may be read again (the spool has room); while
+   * it returns a promise no connection reads (backpressure).
+   */
+  room?: () => Promise<void> | undefined;
+  /**
+   * How long a connection whose input ended stays open for its answers
+   * (SPEC part 3: one per frame, `ok` once durable). 0 closes at once, as
+   * the originals do, with only the answers that were ready. Default 1000.
    */
   storeWaitMs?: number;
   /** Recorded as the receiving server. */
@@ -78,6 +82,24 @@ export interface IngestOptions {
 }
 
 const READ_BUFFER_BYTES = 8 * 1024;
+const OK = new TextEncoder().encode("2:ok,");
+const OK_RUNS = new Map<number, Uint8Array>();
+
+/** `2:ok,` `count` times, cached for small counts. */
+function oks(count: number): Uint8Array {
+  let run = OK_RUNS.get(count);
+  if (run) return run;
+  run = new Uint8Array(OK.length * count);
+  for (let i = 0; i < count; i++) run.set(OK, i * OK.length);
+  if (count <= 256) OK_RUNS.set(count, run);
+  return run;
+}
+
+/** The answer refusing a frame: `err <reason>` as a netstring. */
+export function errAnswer(reason: string): Uint8Array {
+  const body = `err ${reason}`;
+  return new TextEncoder().encode(`${body.length}:${body},`);
+}
 
 /** Lowercase hex SHA-256 of a string's UTF-8 bytes. */
 export function sha256Hex(data: string | Uint8Array): string {
@@ -240,22 +262,51 @@ export class IngestServer {
     const buffer = new Uint8Array(READ_BUFFER_BYTES);
     let reason: RejectReason | undefined;
     let detail = "";
-    const storing: { last?: Promise<unknown> } = {};
+    // Answers go out in frame order: each read's `ok`s after the previous
+    // read's, once its last document is durable (the spool syncs in order,
+    // so the last one durable means all are).
+    let answering: Promise<void> = Promise.resolve();
+    let broken = false;
+    const answer = (count: number, durable: Promise<unknown> | undefined) => {
+      if (count === 0) return;
+      answering = answering.then(async () => {
+        if (broken) return;
+        try {
+          if (durable) await durable;
+        } catch {
+          // Not durable (the spool cannot be written): no answer, and the
+          // client will try another server.
+          broken = true;
+          closeQuietly(conn);
+          return;
+        }
+        await writeQuietly(conn, oks(count));
+      });
+    };
+    const batch: { count: number; durable?: Promise<unknown> } = { count: 0 };
     try {
       while (true) {
+        const full = this.#options.room?.();
+        if (full) await full;
         const n = await conn.read(buffer);
         if (n === null) {
           parser.end();
           break;
         }
-        parser.push(buffer.subarray(0, n), (frame) => {
-          const problem = this.#accept(frame, ip, port, storing);
-          if (problem) {
-            [reason, detail] = problem;
-            throw new RejectedFrame();
-          }
-          deadline = Date.now() + idleMs;
-        });
+        batch.count = 0;
+        batch.durable = undefined;
+        try {
+          parser.push(buffer.subarray(0, n), (frame) => {
+            const problem = this.#accept(frame, ip, port, batch);
+            if (problem) {
+              [reason, detail] = problem;
+              throw new RejectedFrame();
+            }
+            deadline = Date.now() + idleMs;
+          });
+        } finally {
+          answer(batch.count, batch.durable);
+        }
       }
     } catch (error) {
       if (error instanceof NetstringError) {
@@ -271,10 +322,15 @@ export class IngestServer {
       }
     } finally {
       clearTimeout(timer);
-      // Stores write in order, so the last document stored means all were.
+      if (reason !== undefined && reason !== "idle_timeout") {
+        const refusal = errAnswer(reason);
+        answering = answering.then(() =>
+          broken ? undefined : writeQuietly(conn, refusal)
+        );
+      }
       const waitMs = this.#options.storeWaitMs ??
         SERVER_OPTIONS.storeWaitMs.default;
-      if (storing.last && waitMs > 0) await settleWithin(storing.last, waitMs);
+      if (waitMs > 0) await settleWithin(answering, waitMs);
       closeQuietly(conn);
       this.#conns.delete(conn);
       this.stats.active = this.#conns.size;
@@ -293,7 +349,7 @@ export class IngestServer {
     frame: Uint8Array,
     ip: string,
     port: number,
-    storing: { last?: Promise<unknown> },
+    batch: { count: number; durable?: Promise<unknown> },
   ): [RejectReason, string] | undefined {
     let payload: string;
     try {
@@ -315,6 +371,7 @@ export class IngestServer {
     }
     this.stats.accepted++;
     this.#options.print(formatDataLine(ip, port, payload));
+    batch.count++;
     const onDocument = this.#options.onDocument;
     // Without a store nobody reads the hash: don't compute it.
     if (onDocument === undefined) return undefined;
@@ -327,7 +384,11 @@ export class IngestServer {
       receivedAt: this.#now(),
       server: this.#options.serverId ?? "",
     });
-    if (stored) storing.last = stored;
+    if (stored) {
+      // Handled here too: it may reject before the answer chain reaches it.
+      stored.catch(() => {});
+      batch.durable = stored;
+    }
     return undefined;
   }
 }
@@ -343,6 +404,18 @@ async function settleWithin(promise: Promise<unknown>, ms: number) {
 }
 
 class RejectedFrame extends Error {}
+
+/** Writes all of `data`; a peer that closed (the originals') is ignored. */
+async function writeQuietly(conn: Deno.Conn, data: Uint8Array) {
+  try {
+    let written = 0;
+    while (written < data.length) {
+      written += await conn.write(data.subarray(written));
+    }
+  } catch {
+    // SPEC part 3: a peer that does not read answers is not an error.
+  }
+}
 
 function closeQuietly(conn: Deno.Conn) {
   try {

@@ -58,7 +58,27 @@ export const SERVER_OPTIONS = {
     max: 100_000_000,
     integer: true,
     env: ["ETH_SERVER_STORE_QUEUE_SIZE"],
-    help: "documents held per store while it is down; beyond, oldest dropped",
+    help: "deprecated, ignored: the spool (--spool-max-bytes) bounds what " +
+      "is held, and nothing is dropped",
+  }),
+  spoolDir: text({
+    name: "spool-dir",
+    value: "DIR",
+    default: "eth.spool",
+    env: ["ETH_SERVER_SPOOL_DIR"],
+    help: "where documents are kept on disk until every store holds them " +
+      "(a document is acknowledged once it is here)",
+  }),
+  spoolMaxBytes: number({
+    name: "spool-max-bytes",
+    value: "BYTES",
+    default: 256 * 1024 * 1024,
+    min: 64 * 1024,
+    max: 2 ** 50,
+    integer: true,
+    env: ["ETH_SERVER_SPOOL_MAX_BYTES"],
+    help: "largest spool; when full the server stops reading and " +
+      "acknowledging until a store catches up",
   }),
   storeFlushTimeoutMs: seconds({
     name: "store-flush-timeout",
@@ -72,8 +92,8 @@ export const SERVER_OPTIONS = {
     default: 1,
     max: 60,
     env: ["ETH_SERVER_STORE_WAIT"],
-    help: "close a connection only once its documents are stored, waiting " +
-      "this long at most (0: close at once, as the originals)",
+    help: "how long a connection whose input ended waits for its " +
+      "acknowledgements before closing (0: close at once, as the originals)",
   }),
   template: text({
     name: "template",
@@ -149,11 +169,15 @@ export interface ServerConfig extends CommonConfig {
   store: StoreConfig;
   /** Recorded with each first copy; undefined means `<hostname>:<port>`. */
   serverId?: string;
-  /** Documents held per store while it is unreachable; the oldest go first. */
+  /** Deprecated and ignored: the spool bounds what is held. */
   storeQueueSize: number;
+  /** The spool's directory. */
+  spoolDir: string;
+  /** The spool's size limit, in bytes. */
+  spoolMaxBytes: number;
   /** How long shutdown waits for queued documents to be stored, in ms. */
   storeFlushTimeoutMs: number;
-  /** How long a connection is held open until its documents are stored. */
+  /** How long a connection whose input ended waits for its answers, in ms. */
   storeWaitMs: number;
   template?: string;
   acceptAnyPayload: boolean;
@@ -191,6 +215,8 @@ function configure(
     store: storeConfig(v, env),
     serverId: serverId === "HOSTNAME:PORT" ? undefined : serverId,
     storeQueueSize: v.storeQueueSize,
+    spoolDir: v.spoolDir,
+    spoolMaxBytes: v.spoolMaxBytes,
     storeFlushTimeoutMs: v.storeFlushTimeoutMs,
     storeWaitMs: v.storeWaitMs,
     template: v.template,

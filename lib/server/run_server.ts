@@ -24,9 +24,11 @@ export async function runServer(
   const listener = await openListener(config);
   const port = (listener.addr as Deno.NetAddr).port;
   const metrics = config.metricsPort > 0 ? new ServerMetrics() : undefined;
-  // Stores open in the background, retrying: documents are queued meanwhile.
-  const storage = Storage.open(config.store, {
-    capacity: config.storeQueueSize,
+  // The spool is read first (replaying what some store lacks); stores open
+  // in the background, retrying, while documents are spooled.
+  const storage = await Storage.open(config.store, {
+    spoolDir: config.spoolDir,
+    spoolMaxBytes: config.spoolMaxBytes,
     log,
     onLatency: metrics?.onStoreLatency,
   });
@@ -40,8 +42,8 @@ export async function runServer(
       ? AllowList.parse(config.allowFrom)
       : undefined,
     print: (line) => out.writeLine(line),
-    onDocument: storage &&
-      ((doc) => storage.push(doc, config.storeWaitMs > 0)),
+    onDocument: storage && ((doc) => storage.push(doc)),
+    room: storage && (() => storage.room()),
     storeWaitMs: config.storeWaitMs,
     serverId: config.serverId ?? `${Deno.hostname()}:${port}`,
     log,

@@ -131,9 +131,21 @@ export class ServerMetrics {
       "counter",
       (s) => s.dropped,
     );
+    r.collect(
+      "eth_server_spool_bytes",
+      "Bytes held in the spool.",
+      "gauge",
+      () => storage?.spool.bytes ?? 0,
+    );
+    r.collect(
+      "eth_server_spool_documents",
+      "Documents in the spool that some store does not hold yet.",
+      "gauge",
+      () => storage?.spool.held ?? 0,
+    );
     perStore(
       "eth_server_documents_rejected_total",
-      "Documents a store refused for their content, after retries.",
+      "Documents a store refused alone while taking others: dead-lettered.",
       "counter",
       (s) => s.rejected,
     );
@@ -160,13 +172,22 @@ export function serverNotReady(
   { closing, storage }: { closing: boolean; storage?: Storage },
 ): string | undefined {
   if (closing) return "shutting down";
-  const down = Object.entries(storage?.stats ?? {}).filter(([, s]) =>
+  const reasons = Object.entries(storage?.stats ?? {}).filter(([, s]) =>
     s.up !== 1
+  ).map(([store, s]) =>
+    `${store} store failing (${s.queued} documents spooled)${
+      s.cause ? `: ${s.cause}` : ""
+    }`
   );
-  if (down.length === 0) return undefined;
-  return down.map(([store, s]) =>
-    `${store} store unreachable (${s.queued} documents queued)`
-  ).join("; ");
+  const spool = storage?.spool;
+  if (spool?.failure) {
+    reasons.push(`cannot write the spool: ${spool.failure.message}`);
+  } else if (spool?.full) {
+    reasons.push(
+      `spool full (${spool.bytes} bytes, --spool-max-bytes): not reading`,
+    );
+  }
+  return reasons.length === 0 ? undefined : reasons.join("; ");
 }
 
 /** Options for {@linkcode serveServerHealth}. */
@@ -205,6 +226,13 @@ export function serveServerHealth(
           storage: options.storage,
         }),
       onListen: ({ port }) => options.log.info(`Metrics on port ${port}`),
+      routes: {
+        // The documents a store refused alone, kept rather than discarded.
+        "/dead-letter": async () =>
+          new Response(await options.storage?.deadLetters() ?? "", {
+            headers: { "content-type": "application/x-ndjson" },
+          }),
+      },
     });
   } catch (error) {
     if (!(error instanceof Deno.errors.AddrInUse)) throw error;

@@ -1,7 +1,9 @@
 /**
- * The server's storage: one {@linkcode StoreQueue} per configured store
- * (MySQL and Redis at once, as the originals; else the SQLite file), fed
- * with every accepted document.
+ * The server's storage: every accepted document is appended to the spool
+ * (durable on disk once synced: that is when it is acknowledged), then
+ * written by one {@linkcode StoreQueue} per configured store (MySQL and
+ * Redis at once, as the originals; else the SQLite file). A restart replays
+ * from the spool what some store does not hold yet.
  *
  * @module
  */
@@ -9,83 +11,140 @@ import { type StoreConfig } from "../store/options.ts";
 import { type Logger, silentLogger } from "../shared/log.ts";
 import { writerTargets } from "../store/mod.ts";
 import { StoreQueue, type StoreQueueStats } from "./store_queue.ts";
-import type { ReceivedDocument } from "../store/types.ts";
+import type { ReceivedDocument, StoreError } from "../store/types.ts";
+import { Spool } from "./spool.ts";
 
 /** Options for {@linkcode Storage.open}. */
 export interface StorageOptions {
-  /** Documents held per store while it is down. Default: `--store-queue-size`'s. */
-  capacity?: number;
+  /** The spool's directory. */
+  spoolDir: string;
+  /** The spool's size limit in bytes. */
+  spoolMaxBytes: number;
   /** Where to log. */
   log?: Logger;
   /** Receives each batch write's latency, e.g. for a histogram. */
   onLatency?: (store: string, ms: number) => void;
 }
 
+/** The file in the spool directory that keeps dead-lettered documents. */
+export const DEAD_LETTER_FILE = "dead-letter.jsonl";
+
 /**
- * Feeds each configured store its own queue, so one store's outage holds
- * back only its own writes.
+ * Spools every document, then feeds each configured store its own queue, so
+ * one store's outage holds back only its own writes and never loses an
+ * acknowledged document.
  *
  * @example
  * ```ts ignore
  * import { Storage } from "./storage.ts";
- * const storage = Storage.open(config.store, { log });
- * storage?.push(doc);
+ * const storage = await Storage.open(config.store, { spoolDir, spoolMaxBytes, log });
+ * await storage?.push(doc); // durable
  * await storage?.close(10_000);
  * ```
  */
 export class Storage {
   /** The queues, one per store. */
   readonly queues: readonly StoreQueue[];
+  /** The spool every document goes through. */
+  readonly spool: Spool;
   readonly #log: Logger;
+  readonly #deadLetterPath: string;
 
-  private constructor(queues: StoreQueue[], log: Logger) {
+  private constructor(
+    queues: StoreQueue[],
+    spool: Spool,
+    deadLetterPath: string,
+    log: Logger,
+  ) {
     this.queues = queues;
+    this.spool = spool;
+    this.#deadLetterPath = deadLetterPath;
     this.#log = log;
   }
 
   /**
-   * Starts a queue per store `config` names (each opening its store in the
-   * background, with retries), or returns undefined with `--no-store`.
+   * Opens the spool, starts a queue per store `config` names (each opening
+   * its store in the background, with retries) and queues what the spool
+   * holds for each, in order; returns undefined with `--no-store`.
    */
-  static open(
+  static async open(
     config: StoreConfig,
-    { capacity, log = silentLogger, onLatency }: StorageOptions = {},
-  ): Storage | undefined {
+    { spoolDir, spoolMaxBytes, log = silentLogger, onLatency }: StorageOptions,
+  ): Promise<Storage | undefined> {
     const targets = writerTargets(config, { log });
     if (targets.length === 0) return undefined;
-    return new Storage(
-      targets.map((t) =>
-        new StoreQueue({
-          name: t.name,
-          describe: t.describe,
-          open: t.open,
-          capacity,
-          log,
-          onLatency: onLatency && ((ms) => onLatency(t.name, ms)),
-        })
-      ),
-      log,
-    );
+    const { spool, replay } = await Spool.open(spoolDir, {
+      stores: targets.map((t) => t.name),
+      maxBytes: spoolMaxBytes,
+    });
+    if (replay.tornRecords > 0) {
+      log.warn(
+        `Spool ${spoolDir}: cut off a torn last record (written when the ` +
+          `process died, never acknowledged)`,
+      );
+    }
+    const deadLetterPath = `${spoolDir}/${DEAD_LETTER_FILE}`;
+    const deadLetter =
+      (store: string) => async (doc: ReceivedDocument, error: StoreError) => {
+        using file = await Deno.open(deadLetterPath, {
+          append: true,
+          create: true,
+        });
+        const line = JSON.stringify({
+          store,
+          reason: error.message,
+          at: new Date().toISOString(),
+          ...doc,
+          block: doc.block?.toString() ?? null,
+        });
+        const bytes = new TextEncoder().encode(line + "\n");
+        let written = 0;
+        while (written < bytes.length) {
+          written += await file.write(bytes.subarray(written));
+        }
+        await file.syncData();
+      };
+    const queues = targets.map((t) => {
+      const pending = replay.pending[t.name];
+      // Queue tickets count from 1: ticket k is spool record base + k.
+      const base = (pending[0]?.seq ?? spool.nextSeq) - 1;
+      const queue = new StoreQueue({
+        name: t.name,
+        describe: t.describe,
+        open: t.open,
+        capacity: Infinity,
+        log,
+        onLatency: onLatency && ((ms) => onLatency(t.name, ms)),
+        onDeadLetter: deadLetter(t.name),
+        onLeft: (left) => spool.advance(t.name, base + left + 1),
+      });
+      for (const { doc } of pending) queue.push(doc);
+      if (pending.length > 0) {
+        log.info(
+          `${t.describe}: ${pending.length} documents from the spool to write`,
+        );
+      }
+      return queue;
+    });
+    return new Storage(queues, spool, deadLetterPath, log);
   }
 
   /**
-   * Queues a document for every store; never waits. Returns a promise that
-   * resolves once every healthy store has written (or given up on) the
-   * document, or `undefined` when there is nothing to wait for. A store that
-   * is down is not waited for: its documents wait in its queue instead, and
-   * holding every client's connection through an outage would only use up
-   * connections. With `track` false nothing is returned (and nothing is
-   * allocated to watch the document).
+   * Spools a document and queues it for every store; never waits. Returns a
+   * promise that resolves once the document is durable (synced to the
+   * spool), or undefined when it already is; it rejects while the spool
+   * cannot be written (the document is kept and retried, but must not be
+   * acknowledged yet).
    */
-  push(doc: ReceivedDocument, track = true): Promise<unknown> | undefined {
-    let pending: Promise<void>[] | undefined;
-    for (const queue of this.queues) {
-      const ticket = queue.push(doc);
-      if (!track) continue;
-      const settled = queue.stats.up === 1 ? queue.settled(ticket) : undefined;
-      if (settled) (pending ??= []).push(settled);
-    }
-    return pending && Promise.all(pending);
+  push(doc: ReceivedDocument): Promise<void> | undefined {
+    const seq = this.spool.append(doc);
+    for (const queue of this.queues) queue.push(doc);
+    return this.spool.synced(seq);
+  }
+
+  /** Resolves once the spool has room again; undefined while it has. */
+  room(): Promise<void> | undefined {
+    return this.spool.room();
   }
 
   /** Live counters per store, keyed by store name (`mysql`, ...). */
@@ -93,20 +152,32 @@ export class Storage {
     return Object.fromEntries(this.queues.map((q) => [q.name, q.stats]));
   }
 
+  /** The dead-lettered documents, as JSON lines (empty when none). */
+  async deadLetters(): Promise<string> {
+    try {
+      return await Deno.readTextFile(this.#deadLetterPath);
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return "";
+      throw error;
+    }
+  }
+
   /**
    * Writes what is held for up to `timeoutMs` (all stores at once), closes
-   * the stores and returns how many documents each could not store.
+   * the stores and the spool, and returns how many documents each store
+   * still lacks: they stay in the spool for the next start.
    */
   async close(timeoutMs: number): Promise<Record<string, number>> {
     const reports = await Promise.all(
       this.queues.map((q) => q.close(timeoutMs)),
     );
+    await this.spool.close();
     const unsaved = Object.fromEntries(
       this.queues.map((q, i) => [q.name, reports[i].unsaved.length]),
     );
     const line = this.queues.map((q) =>
       `${q.name}: ${q.stats.stored} first copies, ${q.stats.duplicate} duplicates, ` +
-      `${unsaved[q.name]} unsaved, ${q.stats.dropped} dropped`
+      `${unsaved[q.name]} kept in the spool, ${q.stats.rejected} dead-lettered`
     ).join("; ");
     this.#log.info(`Storage closed (${line})`);
     return unsaved;

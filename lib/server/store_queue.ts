@@ -20,14 +20,22 @@ export interface StoreQueueStats {
   queued: number;
   /** Oldest documents dropped because the queue was full. */
   dropped: number;
-  /** Documents the store refused for their content, after retries. */
+  /**
+   * Documents the store refused alone while it took others: set aside in
+   * the dead-letter file, not stored.
+   */
   rejected: number;
   /** Failed attempts to open or write the store. */
   errors: number;
   /** Batches written. */
   batches: number;
-  /** 1 while the store answers, 0 while it does not (or is not open yet). */
+  /**
+   * 1 while the store takes documents; 0 while it does not answer, is not
+   * open yet, or refuses every document (e.g. a missing privilege).
+   */
   up: number;
+  /** Why the store is not up, while it is not. */
+  cause?: string;
   /** Latency of successful batch writes, in ms. */
   latencyMs: { last: number; max: number; sum: number; count: number };
 }
@@ -50,8 +58,14 @@ export interface StoreQueueOptions {
   minBackoffMs?: number;
   /** Longest retry delay in ms. Default 2000. */
   maxBackoffMs?: number;
-  /** Attempts for a single document the store refuses. Default 3. */
-  rejectAttempts?: number;
+  /**
+   * Keeps a document the store refused alone while it took the next one;
+   * the queue moves on once this resolves. Without it the document is
+   * logged and skipped.
+   */
+  onDeadLetter?: (doc: ReceivedDocument, error: StoreError) => Promise<void>;
+  /** Told how many documents have left the queue so far, in order. */
+  onLeft?: (left: number) => void;
   /** Where to log. */
   log?: Logger;
   /** Receives each successful batch's latency in ms, e.g. for a histogram. */
@@ -76,7 +90,9 @@ const REPEAT_WARNING_MS = 30_000;
  * write is retried with exponential backoff; they are flushed in order when
  * it is back. A full queue drops its oldest document (counted and logged).
  * A batch the store refuses for its content is split until the document
- * at fault is found, which is logged and skipped after a few attempts.
+ * at fault is found; if the store takes the next one, that document alone
+ * is set aside (dead-lettered), else the store is failing and nothing is
+ * skipped.
  *
  * @example
  * ```ts ignore
@@ -99,14 +115,16 @@ export class StoreQueue {
     up: 0,
     latencyMs: { last: 0, max: 0, sum: 0, count: 0 },
   };
-  readonly #o: Required<Omit<StoreQueueOptions, "onLatency">> & {
-    onLatency?: (ms: number) => void;
-  };
+  readonly #o:
+    & Required<
+      Omit<StoreQueueOptions, "onLatency" | "onDeadLetter" | "onLeft">
+    >
+    & Pick<StoreQueueOptions, "onLatency" | "onDeadLetter" | "onLeft">;
   readonly #log: Logger;
   readonly #items = new Deque<ReceivedDocument>();
   #batch: ReceivedDocument[] = [];
   #batchLimit: number;
-  #attempts = 0;
+  #suspect: { doc: ReceivedDocument; error: StoreError } | undefined;
   #writer: StoreWriter | undefined;
   #closing = false;
   #stopped = false;
@@ -132,7 +150,6 @@ export class StoreQueue {
       maxBatchBytes: 1024 * 1024,
       minBackoffMs: 100,
       maxBackoffMs: 2000,
-      rejectAttempts: 3,
       log: silentLogger,
       now: () => performance.now(),
       ...options,
@@ -201,6 +218,7 @@ export class StoreQueue {
 
   #leave(count: number) {
     this.#left += count;
+    this.#o.onLeft?.(this.#left);
     while ((this.#waiters.peek()?.seq ?? Infinity) <= this.#left) {
       this.#waiters.shift()!.resolve();
     }
@@ -222,14 +240,21 @@ export class StoreQueue {
     this.#stopped = true;
     this.#wake?.();
     this.#interrupt?.();
-    const unsaved = [...this.#batch, ...this.#items.drain()];
+    const unsaved = [
+      ...this.#suspect ? [this.#suspect.doc] : [],
+      ...this.#batch,
+      ...this.#items.drain(),
+    ];
+    this.#suspect = undefined;
     this.#batch = [];
     this.#leave(unsaved.length);
     this.#updateQueued();
     if (unsaved.length > 0) {
-      this.#log.error(
-        `${this.#o.describe}: ${unsaved.length} documents could not be ` +
-          `stored before shutdown (oldest ${unsaved[0].hash} from ` +
+      this.#log.warn(
+        `${this.#o.describe}: ${unsaved.length} documents not stored yet at ` +
+          `shutdown, kept in the spool for the next start (oldest ${
+            unsaved[0].hash
+          } from ` +
           `${unsaved[0].ip}, newest ${unsaved.at(-1)!.hash})`,
       );
       for (const doc of unsaved) {
@@ -256,6 +281,7 @@ export class StoreQueue {
           }
           this.#writer = writer;
           this.stats.up = 1;
+          this.stats.cause = undefined;
           this.#log.info(`${this.#o.describe}: ready`);
           backoff = this.#o.minBackoffMs;
         } catch (error) {
@@ -267,28 +293,41 @@ export class StoreQueue {
         }
       }
       if (this.#batch.length === 0) {
-        if (this.#items.size === 0) {
+        if (this.#items.size === 0 && this.#suspect) {
+          // Nothing else to tell a bad document from a failing store by.
+          this.#batch = [this.#suspect.doc];
+          this.#suspect = undefined;
+        }
+        if (this.#items.size === 0 && this.#batch.length === 0) {
           if (this.#closing) break;
           await this.#idle();
           continue;
         }
-        this.#batch = this.#take();
+        if (this.#batch.length === 0) this.#batch = this.#take();
       }
       const started = this.#o.now();
       try {
         const firsts = await this.#writer.save(this.#batch);
         this.#saved(this.#batch, firsts, this.#o.now() - started);
-        this.#leave(this.#batch.length);
+        let leaving = this.#batch.length;
+        if (this.#suspect) {
+          // The store took the documents after it: only this one is bad.
+          await this.#deadLetter(this.#suspect.doc, this.#suspect.error);
+          this.#suspect = undefined;
+          leaving++;
+        }
+        this.#leave(leaving);
         this.#batch = [];
         // The saved batch no longer waits: without this, `queued` stays at
         // its size until the next push.
         this.#updateQueued();
-        this.#attempts = 0;
         this.#batchLimit = Math.min(this.#batchLimit * 2, this.#o.maxBatch);
         backoff = this.#o.minBackoffMs;
       } catch (error) {
-        if (error instanceof StoreError && error.kind === "rejected") {
-          this.#refused(error);
+        if (
+          error instanceof StoreError && error.kind === "rejected" &&
+          this.#refused(error)
+        ) {
           continue;
         }
         this.#failed(error, backoff);
@@ -340,6 +379,7 @@ export class StoreQueue {
     this.#updateQueued();
     if (this.#failingSince !== undefined) {
       const seconds = ((this.#o.now() - this.#failingSince) / 1000).toFixed(1);
+      this.stats.cause = undefined;
       this.#log.warn(
         `${this.#o.describe}: back after ${seconds} s; writing the ` +
           `${held} documents held meanwhile, in order`,
@@ -349,8 +389,14 @@ export class StoreQueue {
     this.stats.up = 1;
   }
 
-  #refused(error: StoreError) {
-    this.stats.up = 1;
+  /**
+   * A batch was refused for its content. Halves it until one document is
+   * alone; that one is set aside while the next is tried: if the store takes
+   * the next, only the first is bad (dead-lettered); if it refuses that too,
+   * the store itself is failing (wrong type, privilege, narrowed column) and
+   * nothing is skipped. Returns false when the store is failing.
+   */
+  #refused(error: StoreError): boolean {
     if (this.#batch.length > 1) {
       // Halve until the document at fault is alone; the rest go back first.
       const half = Math.ceil(this.#batch.length / 2);
@@ -360,25 +406,53 @@ export class StoreQueue {
       this.#log.debug(
         `${this.#o.name}: batch refused (${error.message}); retrying in halves`,
       );
-      return;
+      return true;
     }
-    this.#attempts++;
-    const [doc] = this.#batch;
-    if (this.#attempts < this.#o.rejectAttempts) return;
+    if (this.#suspect === undefined && this.#items.size > 0) {
+      this.#suspect = { doc: this.#batch[0], error };
+      this.#batch = [];
+      this.#batchLimit = 1;
+      this.#log.debug(
+        `${this.#o.name}: document ${this.#suspect.doc.hash} refused ` +
+          `(${error.message}); trying the next one alone`,
+      );
+      return true;
+    }
+    if (this.#suspect) {
+      // Both refused: back in order, the suspect first.
+      this.#items.unshiftAll(this.#batch);
+      this.#batch = [this.#suspect.doc];
+      this.#suspect = undefined;
+    }
+    return false;
+  }
+
+  async #deadLetter(doc: ReceivedDocument, error: StoreError) {
     this.stats.rejected++;
     this.#log.error(
       `${this.#o.describe}: refused document ${doc.hash} from ` +
-        `${doc.ip}:${doc.port} ${this.#attempts} times, skipping it: ${error.message}`,
+        `${doc.ip}:${doc.port} while taking others (${error.message}); ` +
+        `kept in the dead-letter file, not stored`,
     );
-    this.#batch = [];
-    this.#leave(1);
-    this.#attempts = 0;
-    this.#updateQueued();
+    while (this.#o.onDeadLetter) {
+      try {
+        await this.#o.onDeadLetter(doc, error);
+        return;
+      } catch (failure) {
+        this.#log.warn(
+          `${this.#o.name}: cannot keep ${doc.hash} in the dead-letter file ` +
+            `(${(failure as Error).message}); retrying`,
+        );
+        await this.#sleep(1000);
+        if (this.#stopped) throw failure;
+      }
+    }
   }
 
   #failed(error: unknown, backoff: number) {
     this.stats.errors++;
     this.stats.up = 0;
+    this.stats.cause = (error as Error).message;
     const t = this.#o.now();
     const message = (error as Error).message;
     const held = this.#size();
@@ -386,9 +460,8 @@ export class StoreQueue {
       this.#failingSince = t;
       this.#lastWarning = t;
       this.#log.warn(
-        `${this.#o.describe}: unavailable (${message}); holding documents ` +
-          `(${held} now, at most ${this.#o.capacity}, then the oldest are ` +
-          `dropped) and retrying with backoff`,
+        `${this.#o.describe}: failing (${message}); holding ${held} ` +
+          `documents and retrying with backoff until it takes them`,
       );
     } else if (t - this.#lastWarning >= REPEAT_WARNING_MS) {
       this.#lastWarning = t;

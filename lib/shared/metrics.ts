@@ -241,6 +241,8 @@ export interface HealthServerOptions {
   signal?: AbortSignal;
   /** Called once listening. */
   onListen?: (addr: Deno.NetAddr) => void;
+  /** More GET routes, by exact path (e.g. the server's `/dead-letter`). */
+  routes?: Record<string, () => Response | Promise<Response>>;
 }
 
 /**
@@ -270,6 +272,8 @@ export function serveHealth(options: HealthServerOptions): Deno.HttpServer {
         headers: { "content-type": METRICS_CONTENT_TYPE },
       });
     }
+    const route = options.routes?.[pathname];
+    if (route) return await route();
     return new Response("Not found\n", { status: 404 });
   });
 }

@@ -16,6 +16,9 @@ import {
 } from "./options.ts";
 import { TemplateError } from "./template.ts";
 
+/** A SIGINT this soon after the first is a forwarded copy, not a second. */
+const SECOND_SIGNAL_MS = 500;
+
 /** What a program's body receives. */
 export interface MainContext<C> {
   config: C;
@@ -28,7 +31,8 @@ export interface MainContext<C> {
  * Runs a program: parses `Deno.args` and the environment with `command`
  * (printing `--help` and exiting when asked), then calls `body`. Exits 0
  * when `body` resolves, 2 on a configuration error and 1 on any other
- * error. A second signal exits at once.
+ * error. A second Ctrl-C (SIGINT, at least 0.5 s after the first) exits
+ * at once with 130; further SIGTERMs are ignored.
  */
 export async function runMain<T extends OptionTable, C extends CommonConfig>(
   command: Command<T, C>,
@@ -50,13 +54,27 @@ export async function runMain<T extends OptionTable, C extends CommonConfig>(
   const { config } = parsed;
   const log = createLogger(name, { level: config.verbose ? "debug" : "warn" });
   const controller = new AbortController();
-  const onSignal = () => {
-    if (controller.signal.aborted) Deno.exit(130);
-    log.info("Stopping");
-    controller.abort();
+  let stoppingAt = 0;
+  const onSignal = (signal: "SIGINT" | "SIGTERM") => () => {
+    if (!controller.signal.aborted) {
+      stoppingAt = Date.now();
+      log.info("Stopping");
+      controller.abort();
+      return;
+    }
+    // A second SIGTERM is not a request to hurry: `deno task` forwards the
+    // signal to the program, so signalling a process group (systemd, a
+    // shell, tests) delivers it twice. Only a second Ctrl-C, later than a
+    // forwarded copy of the first, exits at once (nothing acknowledged is
+    // lost: it is in the spool).
+    if (signal === "SIGINT" && Date.now() - stoppingAt > SECOND_SIGNAL_MS) {
+      log.warn("Second Ctrl-C: exiting without finishing the flush");
+      Deno.exit(130);
+    }
+    log.info(`${signal} again: still stopping`);
   };
-  Deno.addSignalListener("SIGINT", onSignal);
-  Deno.addSignalListener("SIGTERM", onSignal);
+  Deno.addSignalListener("SIGINT", onSignal("SIGINT"));
+  Deno.addSignalListener("SIGTERM", onSignal("SIGTERM"));
   try {
     if (config.waitMs > 0) {
       log.info(`Waiting ${config.waitMs / 1000} s before starting`);

@@ -17,7 +17,7 @@ import { type Logger, silentLogger } from "../shared/log.ts";
 import { CombinedReader, FanoutWriter } from "./combined.ts";
 import { describeMysql, MysqlReader, MysqlWriter } from "./mysql.ts";
 import { describeRedis, RedisReader, RedisWriter } from "./redis.ts";
-import { SqliteReader, SqliteWriter } from "./sqlite.ts";
+import { SqliteReader, SqliteWorkerWriter } from "./sqlite.ts";
 import type { StoreReader, StoreWriter } from "./types.ts";
 
 export * from "./types.ts";
@@ -66,7 +66,7 @@ export function writerTargets(
     targets.push({
       name: "sqlite",
       describe: `SQLite ${sqlitePath}`,
-      open: () => Promise.resolve().then(() => SqliteWriter.open(sqlitePath)),
+      open: () => SqliteWorkerWriter.open(sqlitePath),
     });
   }
   return targets;

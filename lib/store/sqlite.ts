@@ -17,6 +17,7 @@ import {
   type StoreReader,
   type StoreWriter,
 } from "./types.ts";
+import type { SqliteAnswer, SqliteRequest } from "./sqlite_worker.ts";
 
 const BUSY_TIMEOUT_MS = 5000;
 const INT64_MAX = 2n ** 63n - 1n;
@@ -136,7 +137,15 @@ export class SqliteWriter implements StoreWriter {
         }
         this.#db.exec("COMMIT");
       } catch (error) {
-        this.#db.exec("ROLLBACK");
+        // SQLite may have rolled back by itself (e.g. SQLITE_FULL): a second
+        // ROLLBACK would throw "no transaction is active" and hide the cause.
+        if (this.#db.isTransaction) {
+          try {
+            this.#db.exec("ROLLBACK");
+          } catch {
+            // The cause below is what matters.
+          }
+        }
         throw error;
       }
     } catch (error) {
@@ -156,6 +165,103 @@ export class SqliteWriter implements StoreWriter {
   close(): Promise<void> {
     if (this.#db.isOpen) this.#db.close();
     return Promise.resolve();
+  }
+}
+
+/**
+ * A {@linkcode SqliteWriter} on its own thread (a Worker), so no SQLite call
+ * (a transaction, a wait on a locked file) ever runs on the event loop. The
+ * server uses this one; its behaviour is the same.
+ *
+ * @example
+ * ```ts ignore
+ * import { SqliteWorkerWriter } from "./sqlite.ts";
+ * const writer = await SqliteWorkerWriter.open("eth.sqlite");
+ * await writer.save([doc]); // [true]
+ * await writer.close();
+ * ```
+ */
+export class SqliteWorkerWriter implements StoreWriter {
+  /** Store name for logs and metrics. */
+  readonly name = "sqlite";
+  readonly #worker: Worker;
+  readonly #calls = new Map<
+    number,
+    { resolve: (firsts: boolean[]) => void; reject: (e: Error) => void }
+  >();
+  #nextId = 1;
+  #closed = false;
+
+  private constructor(worker: Worker) {
+    this.#worker = worker;
+    worker.onmessage = ({ data }: MessageEvent<SqliteAnswer>) => {
+      const call = this.#calls.get(data.id);
+      if (!call) return;
+      this.#calls.delete(data.id);
+      if ("error" in data) {
+        call.reject(new StoreError(data.error.message, data.error));
+      } else call.resolve(data.firsts ?? []);
+    };
+    worker.onerror = (event) => {
+      event.preventDefault();
+      const error = new StoreError(`SQLite worker failed: ${event.message}`);
+      for (const call of this.#calls.values()) call.reject(error);
+      this.#calls.clear();
+    };
+  }
+
+  /** Starts the worker and opens (creating when missing) the file there. */
+  static async open(path: string): Promise<SqliteWorkerWriter> {
+    const worker = new Worker(
+      new URL("./sqlite_worker.ts", import.meta.url),
+      { type: "module" },
+    );
+    const writer = new SqliteWorkerWriter(worker);
+    try {
+      await writer.#call({ id: 0, op: "open", path });
+    } catch (error) {
+      worker.terminate();
+      throw error;
+    }
+    return writer;
+  }
+
+  #call(request: SqliteRequest): Promise<boolean[]> {
+    if (this.#closed) {
+      return Promise.reject(new StoreError("The SQLite writer is closed"));
+    }
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      this.#calls.set(id, { resolve, reject });
+      this.#worker.postMessage({ ...request, id });
+    });
+  }
+
+  /** Saves a batch in one transaction; see {@linkcode StoreWriter.save}. */
+  save(docs: readonly ReceivedDocument[]): Promise<boolean[]> {
+    if (docs.length === 0) return Promise.resolve([]);
+    return this.#call({ id: 0, op: "save", docs: [...docs] });
+  }
+
+  /** Closes the file and stops the worker (at once if it is stuck). */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      await Promise.race([
+        this.#call({ id: 0, op: "close" }),
+        new Promise((r) => timer = setTimeout(r, 1000)),
+      ]);
+    } catch {
+      // Closing anyway.
+    } finally {
+      clearTimeout(timer);
+      this.#closed = true;
+      this.#worker.terminate();
+      const error = new StoreError("The SQLite writer is closed");
+      for (const call of this.#calls.values()) call.reject(error);
+      this.#calls.clear();
+    }
   }
 }
 
