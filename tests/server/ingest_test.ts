@@ -209,7 +209,7 @@ Deno.test("shutdown lets a frame in flight finish", async () => {
   await assert.rejects(Deno.connect({ hostname: "127.0.0.1", port: s.port }));
 });
 
-Deno.test("a connection is closed only once its documents are stored", async () => {
+Deno.test("a frame is answered ok only once its document is durable, then closed", async () => {
   const stored = Promise.withResolvers<void>();
   let storedYet = false;
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -231,9 +231,12 @@ Deno.test("a connection is closed only once its documents are stored", async () 
       storedYet = true;
       stored.resolve();
     }, 200);
-    // The server's close (EOF here) is the acknowledgement: it must wait.
-    assert.equal(await conn.read(new Uint8Array(8)), null);
+    // SPEC part 3: `2:ok,` only once durable, then the close.
+    const buf = new Uint8Array(8);
+    const n = await conn.read(buf);
     assert.equal(storedYet, true);
+    assert.equal(new TextDecoder().decode(buf.subarray(0, n ?? 0)), "2:ok,");
+    assert.equal(await conn.read(buf), null);
     conn.close();
   } finally {
     await server.shutdown(500);
@@ -290,6 +293,81 @@ Deno.test("storeWaitMs 0 closes at once, as the originals", async () => {
     clearTimeout(timer);
     assert.equal(closed, "closed");
     conn.close();
+  } finally {
+    await server.shutdown(500);
+    await served;
+  }
+});
+
+/** Writes `bytes`, half-closes and returns everything the server answered. */
+async function exchange(port: number, bytes: Uint8Array): Promise<string> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    await conn.write(bytes);
+    await conn.closeWrite();
+    let out = "";
+    const buf = new Uint8Array(1024);
+    while (true) {
+      const n = await conn.read(buf).catch(() => null);
+      if (n === null) return out;
+      out += new TextDecoder().decode(buf.subarray(0, n));
+    }
+  } finally {
+    conn.close();
+  }
+}
+
+Deno.test("SPEC part 3: one answer per frame, in order; a refused frame gets err and the close", async () => {
+  await using s = start();
+  const frames = [
+    encodeNetstring(template.render(1n)),
+    encodeNetstring(template.render(2n)),
+    encodeNetstring("<p>not a block</p>"),
+    encodeNetstring(template.render(3n)),
+  ];
+  const all = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
+  let at = 0;
+  for (const f of frames) {
+    all.set(f, at);
+    at += f.length;
+  }
+  assert.equal(
+    await exchange(s.port, all),
+    "2:ok,2:ok,18:err not_a_document,",
+  );
+  assert.deepEqual(s.docs.map((d) => d.block), [1n, 2n]);
+  assert.equal(
+    await exchange(s.port, new TextEncoder().encode("12:abc")),
+    "13:err truncated,",
+  );
+  assert.equal(
+    await exchange(s.port, new TextEncoder().encode("x:abc,")),
+    "14:err bad_length,",
+  );
+});
+
+Deno.test("SPEC part 3: a peer refused by --allow-from gets no answer at all", async () => {
+  const { AllowList } = await import("../../lib/server/cidr.ts");
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const docs: ReceivedDocument[] = [];
+  const server = new IngestServer(listener, {
+    template,
+    allowFrom: AllowList.parse(["10.0.0.0/8"]),
+    print: () => {},
+    onDocument: (doc) => {
+      docs.push(doc);
+    },
+  });
+  const served = server.serve();
+  try {
+    assert.equal(
+      await exchange(
+        server.addr.port,
+        encodeNetstring(template.render(1n)),
+      ),
+      "",
+    );
+    assert.equal(docs.length, 0);
   } finally {
     await server.shutdown(500);
     await served;

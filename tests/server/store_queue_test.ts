@@ -24,6 +24,8 @@ class ScriptedWriter implements StoreWriter {
   down = false;
   /** Hashes the store refuses for their content. */
   readonly poison = new Set<string>();
+  /** While set, every document is refused (a missing privilege, ...). */
+  refuseAll = false;
   /** When set, saves wait for it. */
   gate: PromiseWithResolvers<void> | undefined;
   closed = false;
@@ -31,6 +33,9 @@ class ScriptedWriter implements StoreWriter {
   async save(docs: readonly ReceivedDocument[]): Promise<boolean[]> {
     if (this.gate) await this.gate.promise;
     if (this.down) throw new StoreError("connection refused");
+    if (this.refuseAll) {
+      throw new StoreError("INSERT command denied", { kind: "rejected" });
+    }
     if (docs.some((d) => this.poison.has(d.hash))) {
       throw new StoreError("data too long", { kind: "rejected" });
     }
@@ -107,7 +112,7 @@ Deno.test("queue: an unreachable store is retried; held documents are flushed in
   assert.equal(queue.stats.up, 1);
   await queue.close(1000);
   assert.equal(
-    lines.filter((l) => /unavailable \(connection refused\)/.test(l)).length,
+    lines.filter((l) => /failing \(connection refused\)/.test(l)).length,
     1,
   );
   const back = lines.map((l) =>
@@ -172,8 +177,9 @@ Deno.test("queue: when full, the oldest documents are dropped and counted", asyn
   await queue.close(1000);
 });
 
-Deno.test("queue: a document the store refuses is isolated and skipped; the rest are stored", async () => {
+Deno.test("queue: a document the store refuses alone is dead-lettered; the rest are stored", async () => {
   const writer = new ScriptedWriter();
+  const dead: string[] = [];
   const all = await docs(20);
   writer.poison.add(all[13].hash);
   writer.gate = Promise.withResolvers();
@@ -182,12 +188,17 @@ Deno.test("queue: a document the store refuses is isolated and skipped; the rest
     name: "memory",
     open: () => Promise.resolve(writer),
     log: createLogger("t", { level: "warn", write: (l) => lines.push(l) }),
+    onDeadLetter: (doc) => {
+      dead.push(doc.hash);
+      return Promise.resolve();
+    },
     ...fast,
   });
   for (const d of all) queue.push(d);
   writer.gate.resolve();
   writer.gate = undefined;
   await waitFor(() => queue.stats.stored === 19 && queue.stats.rejected === 1);
+  assert.deepEqual(dead, [all[13].hash]);
   assert.deepEqual(
     writer.batches.flat(),
     all.filter((_, i) => i !== 13).map((d) => d.hash),
@@ -267,4 +278,33 @@ Deno.test("queue: settled() resolves when a document leaves the queue, in order"
   const waiting = queue.settled(late)!;
   await queue.close(20);
   await waiting;
+});
+
+Deno.test("queue: a store that refuses every document holds them all, fails, and writes them once fixed", async () => {
+  const writer = new ScriptedWriter();
+  const all = await docs(30);
+  const lefts: number[] = [];
+  const queue = new StoreQueue({
+    name: "memory",
+    open: () => Promise.resolve(writer),
+    onDeadLetter: () => Promise.reject(new Error("must not be called")),
+    onLeft: (n) => lefts.push(n),
+    ...fast,
+  });
+  for (const d of all.slice(0, 5)) queue.push(d);
+  await waitFor(() => queue.stats.stored === 5);
+  writer.refuseAll = true;
+  for (const d of all.slice(5)) queue.push(d);
+  await waitFor(() => queue.stats.up === 0 && queue.stats.errors >= 3);
+  assert.match(queue.stats.cause ?? "", /INSERT command denied/);
+  assert.equal(queue.stats.rejected, 0);
+  assert.equal(queue.stats.queued, 25);
+  writer.refuseAll = false;
+  await waitFor(() => queue.stats.stored === 30, { what: "all stored" });
+  assert.equal(queue.stats.up, 1);
+  assert.equal(queue.stats.cause, undefined);
+  assert.equal(queue.stats.rejected, 0);
+  assert.deepEqual(writer.batches.flat(), all.map((d) => d.hash));
+  assert.equal(lefts.at(-1), 30);
+  await queue.close(1000);
 });
