@@ -11,16 +11,49 @@ import { type Labels, Registry } from "../shared/metrics.ts";
 import type { PollerStats } from "./poller.ts";
 import type { WsHeads } from "./ws_heads.ts";
 
+/** Counts of send attempts by how the server answered (SPEC part 3). */
+export interface AckStats {
+  /** `ok`: delivered. */
+  ok: number;
+  /** An orderly close without an answer, taken as delivery (an original). */
+  close: number;
+  /** `err <reason>`: refused, final. */
+  err: number;
+  /** No answer (reset, timeout, close where `ok` was due): not delivered. */
+  none: number;
+}
+
+/** Fresh {@linkcode AckStats}. */
+export function newAckStats(): AckStats {
+  return { ok: 0, close: 0, err: 0, none: 0 };
+}
+
 /** The client's Prometheus metrics, read from the live counters. */
 export function clientMetrics(
-  { stats, follower, guard, ws }: {
+  { stats, follower, guard, ws, acks, registry }: {
     stats: PollerStats;
     follower: BlockFollower;
     guard: HeadGuard;
     ws?: WsHeads;
+    /** Send attempts by answer. */
+    acks?: AckStats;
+    /** Registry to add to (e.g. one holding the ack latency histogram). */
+    registry?: Registry;
   },
 ): Registry {
-  const r = new Registry();
+  const r = registry ?? new Registry();
+  if (acks) {
+    r.collect(
+      "eth_client_acks_total",
+      "Send attempts by the server's answer: ok, close (an original's " +
+        "close, taken as delivery), err (refused), none (not delivered).",
+      "counter",
+      () =>
+        Object.entries(acks).map((
+          [result, n],
+        ) => [{ result }, n] as [Labels, number]),
+    );
+  }
   const f = follower.stats;
   r.collect(
     "eth_client_polls_total",

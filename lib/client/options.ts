@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { AckMode } from "./sender.ts";
 import {
   type Command,
   COMMON_OPTIONS,
@@ -62,6 +63,14 @@ export const CLIENT_OPTIONS = {
     max: 600,
     env: ["ETH_CLIENT_TIMEOUT"],
     help: "TCP connect and send timeout",
+  }),
+  ack: text({
+    name: "ack",
+    value: "MODE",
+    default: "auto",
+    env: ["ETH_CLIENT_ACK"],
+    help: "server acknowledgements: auto (demand ok from servers that " +
+      "answer, accept the originals' close), required, off (never read)",
   }),
   rpcTimeoutMs: seconds({
     name: "rpc-timeout",
@@ -140,6 +149,8 @@ export interface ClientConfig extends CommonConfig {
   intervalMs: number;
   /** TCP connect/write timeout in ms. */
   timeoutMs: number;
+  /** How server acknowledgements are used (SPEC part 3). */
+  ack: AckMode;
   /** JSON-RPC request timeout in ms. */
   rpcTimeoutMs: number;
   /** How long a failed RPC endpoint is skipped, in ms. */
@@ -179,8 +190,14 @@ function configure(
     }
   }
   if (v.rpcUrls.length === 0) throw new ConfigError("--rpc-url is empty");
+  if (!["auto", "required", "off"].includes(v.ack)) {
+    throw new ConfigError(
+      `--ack ${JSON.stringify(v.ack)} must be auto, required or off`,
+    );
+  }
   return {
     ...rest,
+    ack: v.ack as AckMode,
     servers: hosts.map((h) => parseHostPort(h, port)),
     tls: tls || tlsCa ? { caFile: tlsCa } : undefined,
   };

@@ -17,61 +17,20 @@ import { type ClientConfig } from "./options.ts";
 import { BlockFollower } from "./follower.ts";
 import { HeadGuard } from "./head_guard.ts";
 import type { MainContext } from "../shared/run_main.ts";
-import { clientMetrics } from "./client_metrics.ts";
-import { serveHealth } from "../shared/metrics.ts";
+import { clientMetrics, newAckStats } from "./client_metrics.ts";
+import { Registry, serveHealth } from "../shared/metrics.ts";
 import { isStale, newPollerStats, pollHeads, recordHead } from "./poller.ts";
 import { abortableSleep } from "../shared/async.ts";
 import { redactUrl, RpcClient } from "./rpc.ts";
 import {
+  createRotatingSender,
+  DocumentRefusedError,
   formatServer,
-  sendDocument,
   type SendTlsOptions,
-  type ServerAddress,
 } from "./sender.ts";
 import { BlockTemplate } from "../shared/template.ts";
 import type { Logger } from "../shared/log.ts";
 import { WsHeads } from "./ws_heads.ts";
-
-/** Options for {@linkcode createRotatingSender}. */
-export interface RotatingSenderOptions {
-  timeoutMs: number;
-  signal?: AbortSignal;
-  log?: Logger;
-  /** Speak TLS to every server. */
-  tls?: SendTlsOptions;
-}
-
-/**
- * Returns a function that sends a payload to the next server in turn; when a
- * server fails, the following ones are tried for the same payload (as DNS
- * round-robin did for the originals). It throws the last error when every
- * server failed.
- */
-export function createRotatingSender(
-  servers: readonly ServerAddress[],
-  options: RotatingSenderOptions,
-): (payload: string) => Promise<ServerAddress> {
-  let next = 0;
-  return async (payload) => {
-    let last: unknown;
-    for (let k = 0; k < servers.length; k++) {
-      const i = (next + k) % servers.length;
-      try {
-        await sendDocument(servers[i], payload, options);
-        next = (i + 1) % servers.length;
-        return servers[i];
-      } catch (error) {
-        last = error;
-        if (servers.length > 1) {
-          options.log?.debug(
-            `${(error as Error).message}; trying the next server`,
-          );
-        }
-      }
-    }
-    throw last;
-  };
-}
 
 /** Runs the client until `signal` aborts. */
 export async function runClient(
@@ -90,10 +49,21 @@ export async function runClient(
     : undefined;
   // No abort signal: a document in flight at shutdown is finished (within
   // --timeout) rather than cut off after the server may have printed it.
+  const acks = newAckStats();
+  const registry = new Registry();
+  const ackLatency = registry.histogram(
+    "eth_client_ack_seconds",
+    "From connecting to a server to its answer (or close), per attempt.",
+  );
   const send = createRotatingSender(config.servers, {
     timeoutMs: config.timeoutMs,
     log,
     tls: await loadClientTls(config.tls),
+    ack: config.ack,
+    onResult: (result, ms) => {
+      acks[result]++;
+      ackLatency.observe(ms / 1000, { result });
+    },
   });
   const { stateFile } = config;
   const follower = new BlockFollower({
@@ -102,8 +72,18 @@ export async function runClient(
     maxBackfill: config.maxBackfill,
     signal,
     send: async (block) => {
-      const server = await send(template.render(block));
-      log.debug(`Block ${block} sent to ${formatServer(server)}`);
+      try {
+        const { server, delivery } = await send(template.render(block));
+        log.debug(
+          `Block ${block} ${
+            delivery === "ok" ? "acknowledged by" : "sent to"
+          } ${formatServer(server)}`,
+        );
+      } catch (error) {
+        // Final: every server would refuse it, so it is not retried.
+        if (!(error instanceof DocumentRefusedError)) throw error;
+        log.error(`Block ${block} not stored: ${error.message}`);
+      }
     },
     onSent: stateFile
       ? (block) => writeCheckpoint(stateFile, block)
@@ -190,7 +170,7 @@ export async function runClient(
     try {
       metrics = serveHealth({
         port: config.metricsPort,
-        registry: clientMetrics({ stats, follower, guard, ws }),
+        registry: clientMetrics({ stats, follower, guard, ws, acks, registry }),
         signal,
         notReady: () =>
           isStale(stats, config.staleAfterMs)

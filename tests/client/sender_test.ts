@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
 import {
+  AnswerMemory,
+  DocumentRefusedError,
   formatServer,
   sendDocument,
   SendError,
 } from "../../lib/client/sender.ts";
-import { createRotatingSender } from "../../lib/client/run_client.ts";
+import { createRotatingSender } from "../../lib/client/sender.ts";
 import { freePort } from "../_helpers/net.ts";
 
 /** A TCP sink that records what each connection sent until EOF. */
@@ -53,7 +55,7 @@ Deno.test("a refused connection is a SendError naming the server", async () => {
   );
 });
 
-Deno.test("a server that never closes its side still counts as delivered", async () => {
+Deno.test("--ack off: a server that never closes its side still counts as delivered", async () => {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const held: Deno.Conn[] = [];
   const accepting = (async () => {
@@ -63,7 +65,16 @@ Deno.test("a server that never closes its side still counts as delivered", async
     await sendDocument(
       { host: "127.0.0.1", port: (listener.addr as Deno.NetAddr).port },
       "x",
-      { timeoutMs: 200 },
+      { timeoutMs: 200, ack: "off" },
+    );
+    await assert.rejects(
+      sendDocument(
+        { host: "127.0.0.1", port: (listener.addr as Deno.NetAddr).port },
+        "x",
+        { timeoutMs: 200 },
+      ),
+      SendError,
+      "no answer within the timeout is not delivered, with acknowledgements",
     );
   } finally {
     listener.close();
@@ -94,4 +105,93 @@ Deno.test("the rotating sender spreads documents and skips a dead server", async
     timeoutMs: 500,
   });
   await assert.rejects(none("5"), SendError);
+});
+
+/** A server that answers each connection with `answers(i)` (i from 0) and closes. */
+function answering(answers: (i: number) => string | undefined) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  let i = 0;
+  const frames: string[] = [];
+  const done = (async () => {
+    for await (const conn of listener) {
+      const buf = new Uint8Array(4096);
+      let text = "";
+      let n;
+      while ((n = await conn.read(buf)) !== null) {
+        text += new TextDecoder().decode(buf.subarray(0, n));
+      }
+      frames.push(text);
+      const answer = answers(i++);
+      if (answer !== undefined) {
+        await conn.write(new TextEncoder().encode(answer)).catch(() => {});
+      }
+      conn.close();
+    }
+  })();
+  return {
+    server: { host: "127.0.0.1", port: (listener.addr as Deno.NetAddr).port },
+    frames,
+    async [Symbol.asyncDispose]() {
+      listener.close();
+      await done.catch(() => {});
+    },
+  };
+}
+
+Deno.test("--ack: an original-style server (reads, closes, never answers) is delivered in auto, failed in required", async () => {
+  await using stub = answering(() => undefined);
+  assert.equal(await sendDocument(stub.server, "a", { ack: "auto" }), "close");
+  assert.equal(await sendDocument(stub.server, "a", { ack: "off" }), "close");
+  await assert.rejects(
+    sendDocument(stub.server, "a", { ack: "required" }),
+    SendError,
+    "closed without an acknowledgement",
+  );
+  assert.deepEqual(stub.frames, ["1:a,", "1:a,", "1:a,"]);
+});
+
+Deno.test("--ack auto: once a server has answered, a close without ok is not delivered", async () => {
+  await using srv = answering((i) => i === 0 ? "2:ok," : undefined);
+  const answered = new AnswerMemory();
+  assert.equal(await sendDocument(srv.server, "a", { answered }), "ok");
+  await assert.rejects(
+    sendDocument(srv.server, "b", { answered }),
+    SendError,
+    "closed without an acknowledgement",
+  );
+});
+
+Deno.test("err <reason> is final: DocumentRefusedError, no other server is tried", async () => {
+  await using refusing = answering(() => "18:err not_a_document,");
+  await using good = answering(() => "2:ok,");
+  const results: string[] = [];
+  const send = createRotatingSender([refusing.server, good.server], {
+    timeoutMs: 1000,
+    onResult: (r) => results.push(r),
+  });
+  const error = await send("x").catch((e) => e);
+  assert.ok(error instanceof DocumentRefusedError);
+  assert.equal(error.reason, "not_a_document");
+  assert.deepEqual(results, ["err"]);
+  assert.equal(good.frames.length, 0);
+  assert.deepEqual(await send("y"), { server: good.server, delivery: "ok" });
+});
+
+Deno.test("a server that failed is tried last during its cool-down", async () => {
+  const dead = { host: "127.0.0.1", port: freePort() };
+  await using good = answering(() => "2:ok,");
+  let t = 0;
+  const results: string[] = [];
+  const send = createRotatingSender([dead, good.server], {
+    timeoutMs: 1000,
+    cooldownMs: 5000,
+    now: () => t,
+    onResult: (r) => results.push(r),
+  });
+  for (let i = 0; i < 4; i++) await send(String(i));
+  // The dead one failed once, then was left last: every send went to good.
+  assert.deepEqual(results, ["none", "ok", "ok", "ok", "ok"]);
+  t = 6000;
+  await send("after");
+  assert.deepEqual(results.slice(5), ["none", "ok"]);
 });
