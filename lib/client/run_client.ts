@@ -29,7 +29,6 @@ import {
   type SendTlsOptions,
 } from "./sender.ts";
 import { BlockTemplate } from "../shared/template.ts";
-import type { Logger } from "../shared/log.ts";
 import { WsHeads } from "./ws_heads.ts";
 
 /** Runs the client until `signal` aborts. */

@@ -300,8 +300,10 @@ export class Spool {
       this.#pendingBytes = 0;
       const last = this.#next - 1;
       const first = last - records.length + 1;
+      let segment: Segment | undefined;
       try {
         const file = await this.#segmentFor(first);
+        segment = this.#segments.at(-1)!;
         await writeAll(file, concat(records, bytes));
         if (!this.#o.noSync) await file.syncData();
       } catch (error) {
@@ -326,9 +328,8 @@ export class Spool {
         continue;
       }
       this.#failure = undefined;
-      const segment = this.#segments.at(-1)!;
-      segment.end = last + 1;
-      segment.bytes += bytes;
+      segment!.end = last + 1;
+      segment!.bytes += bytes;
       this.#durable = last;
       const ready = this.#waiters.filter((w) => w.seq <= last);
       this.#waiters = this.#waiters.filter((w) => w.seq > last);
@@ -393,7 +394,8 @@ export class Spool {
     const min = this.#minPosition();
     while (this.#segments.length > 0) {
       const oldest = this.#segments[0];
-      const writing = oldest === this.#segments.at(-1) && !this.#closed;
+      const writing = oldest === this.#segments.at(-1) &&
+        (!this.#closed || this.#flushing !== undefined);
       if (oldest.end > min || writing) break;
       if (oldest === this.#segments.at(-1)) {
         this.#file?.close();
@@ -407,7 +409,7 @@ export class Spool {
     // current one can go.
     if (
       current && current.end <= min && this.#pending.length === 0 &&
-      this.#file && current.bytes > 0
+      this.#file && current.bytes > 0 && !this.#flushing
     ) {
       this.#file.close();
       this.#file = undefined;

@@ -1,0 +1,139 @@
+/**
+ * "Acknowledged means stored" (SPEC part 3), judged by what reaches the
+ * stores: 32 connections send distinct documents, the server is killed
+ * with SIGKILL mid-stream (and again within 0.5 s of listening), restarted
+ * on the same spool, and every document that got `ok` must then be in every
+ * store.
+ */
+import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import { sendDocument } from "../../lib/client/sender.ts";
+import { BlockTemplate } from "../../lib/shared/template.ts";
+import { sha256Hex } from "../../lib/server/ingest.ts";
+import { startServer } from "../_helpers/process.ts";
+import { storeArgs, TestDatabase, TestRedis } from "../_helpers/db.ts";
+import { waitFor } from "../_helpers/net.ts";
+
+const template = await BlockTemplate.load();
+
+/**
+ * `connections` loops send consecutive distinct blocks with `--ack
+ * required` until `stop` or their first failure; returns the blocks
+ * acknowledged with `ok`.
+ */
+async function blast(
+  port: number,
+  { from, connections, stop }: {
+    from: number;
+    connections: number;
+    stop: AbortSignal;
+  },
+): Promise<string[]> {
+  const acked: string[] = [];
+  await Promise.all(
+    Array.from({ length: connections }, async (_, k) => {
+      for (let i = 0; !stop.aborted; i++) {
+        const payload = template.render(BigInt(from + k * 1_000_000 + i));
+        try {
+          const delivery = await sendDocument(
+            { host: "127.0.0.1", port },
+            payload,
+            { ack: "required", timeoutMs: 2000 },
+          );
+          assert.equal(delivery, "ok");
+          acked.push(sha256Hex(payload));
+        } catch {
+          return; // The server died: what it acknowledged is what counts.
+        }
+      }
+    }),
+  );
+  return acked;
+}
+
+async function crashAndRecover(
+  args: string[],
+  missing: (hashes: string[]) => Promise<string[]>,
+  { runMs, from }: { runMs: number; from: number },
+) {
+  const first = await startServer(args);
+  const stop = new AbortController();
+  const sending = blast(first.port, {
+    from,
+    connections: 32,
+    stop: stop.signal,
+  });
+  await new Promise((r) => setTimeout(r, runMs));
+  await first.child.stop("SIGKILL");
+  stop.abort();
+  const acked = await sending;
+  // Restart on the same spool: it replays what the stores lack.
+  await using second = await startServer(args);
+  await waitFor(async () => (await missing(acked)).length === 0, {
+    what: `${acked.length} acknowledged documents in every store`,
+    timeoutMs: 30_000,
+  });
+  assert.deepEqual(await missing(acked), []);
+  const status = await second.child.stop("SIGTERM");
+  assert.equal(status.code, 0, second.child.stderr.join("\n"));
+  return acked.length;
+}
+
+Deno.test("kill -9 with 32 senders (SQLite): every ok is stored after a restart", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const sqlite = `${dir}/eth.sqlite`;
+    const args = ["--sqlite-path", sqlite, "--spool-dir", `${dir}/spool`];
+    const missing = (hashes: string[]) => {
+      const db = new DatabaseSync(sqlite, { readOnly: true });
+      try {
+        const stored = new Set(
+          db.prepare("SELECT hash FROM ethereum_data").all().map((r) =>
+            String(r.hash)
+          ),
+        );
+        return Promise.resolve(hashes.filter((h) => !stored.has(h)));
+      } finally {
+        db.close();
+      }
+    };
+    const mid = await crashAndRecover(args, missing, {
+      runMs: 2000,
+      from: 1_000_000,
+    });
+    assert.ok(mid > 100, `only ${mid} acknowledged`);
+    // At start-up: killed within 0.5 s of listening.
+    await crashAndRecover(args, missing, { runMs: 300, from: 50_000_000 });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("kill -9 with 32 senders (MySQL + Redis): every ok is in both stores after a restart", async () => {
+  await using db = await TestDatabase.create("ackcrash");
+  await using redis = await TestRedis.create("ackcrash");
+  const dir = await Deno.makeTempDir();
+  try {
+    const args = [...storeArgs({ db, redis }), "--spool-dir", `${dir}/spool`];
+    const missing = async (hashes: string[]) => {
+      if (hashes.length === 0) return [];
+      const rows = await db.query<{ hash: string }>(
+        "SELECT hash FROM ethereum_data",
+      ).catch(() => []);
+      const inMysql = new Set(rows.map((r) => r.hash));
+      const scores = await redis.client.zmscore(
+        redis.key("eth:hashes"),
+        ...hashes,
+      );
+      return hashes.filter((h, i) => !inMysql.has(h) || scores[i] === null);
+    };
+    const mid = await crashAndRecover(args, missing, {
+      runMs: 2000,
+      from: 1_000_000,
+    });
+    assert.ok(mid > 100, `only ${mid} acknowledged`);
+    await crashAndRecover(args, missing, { runMs: 300, from: 50_000_000 });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
