@@ -73,11 +73,14 @@ export async function runClient(
     send: async (block) => {
       try {
         const { server, delivery } = await send(template.render(block));
-        log.debug(
-          `Block ${block} ${
-            delivery === "ok" ? "acknowledged by" : "sent to"
-          } ${formatServer(server)}`,
-        );
+        if (delivery === "close") {
+          log.debug(
+            `${
+              formatServer(server)
+            } closed without answering (an original server)`,
+          );
+        }
+        log.debug(`Block ${block} sent to ${formatServer(server)}`);
       } catch (error) {
         // Final: every server would refuse it, so it is not retried.
         if (!(error instanceof DocumentRefusedError)) throw error;

@@ -64,10 +64,10 @@ export const SERVER_OPTIONS = {
   spoolDir: text({
     name: "spool-dir",
     value: "DIR",
-    default: "eth.spool",
+    shown: "eth.spool/PORT",
     env: ["ETH_SERVER_SPOOL_DIR"],
     help: "where documents are kept on disk until every store holds them " +
-      "(a document is acknowledged once it is here)",
+      "(a document is acknowledged once it is here); one server per DIR",
   }),
   spoolMaxBytes: number({
     name: "spool-max-bytes",
@@ -171,8 +171,8 @@ export interface ServerConfig extends CommonConfig {
   serverId?: string;
   /** Deprecated and ignored: the spool bounds what is held. */
   storeQueueSize: number;
-  /** The spool's directory. */
-  spoolDir: string;
+  /** The spool's directory; undefined means `eth.spool/<port>`. */
+  spoolDir?: string;
   /** The spool's size limit, in bytes. */
   spoolMaxBytes: number;
   /** How long shutdown waits for queued documents to be stored, in ms. */
@@ -215,7 +215,7 @@ function configure(
     store: storeConfig(v, env),
     serverId: serverId === "HOSTNAME:PORT" ? undefined : serverId,
     storeQueueSize: v.storeQueueSize,
-    spoolDir: v.spoolDir,
+    spoolDir: v.spoolDir === "eth.spool/PORT" ? undefined : v.spoolDir,
     spoolMaxBytes: v.spoolMaxBytes,
     storeFlushTimeoutMs: v.storeFlushTimeoutMs,
     storeWaitMs: v.storeWaitMs,

@@ -27,7 +27,9 @@ export async function runServer(
   // The spool is read first (replaying what some store lacks); stores open
   // in the background, retrying, while documents are spooled.
   const storage = await Storage.open(config.store, {
-    spoolDir: config.spoolDir,
+    // One spool per listening port by default: servers sharing a working
+    // directory must not share a spool.
+    spoolDir: config.spoolDir ?? `eth.spool/${port}`,
     spoolMaxBytes: config.spoolMaxBytes,
     log,
     onLatency: metrics?.onStoreLatency,

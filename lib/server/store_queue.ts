@@ -460,7 +460,7 @@ export class StoreQueue {
       this.#failingSince = t;
       this.#lastWarning = t;
       this.#log.warn(
-        `${this.#o.describe}: failing (${message}); holding ${held} ` +
+        `${this.#o.describe}: unavailable (${message}); holding ${held} ` +
           `documents and retrying with backoff until it takes them`,
       );
     } else if (t - this.#lastWarning >= REPEAT_WARNING_MS) {

@@ -106,6 +106,14 @@ export function runProgram(
   args: string[],
   env: Record<string, string> = {},
 ): Child {
+  // Each server gets a spool of its own (a flag still wins): a spool left
+  // by a killed test server must never be replayed into another test's store.
+  if (program === "server.ts" && env.ETH_SERVER_SPOOL_DIR === undefined) {
+    env = {
+      ...env,
+      ETH_SERVER_SPOOL_DIR: Deno.makeTempDirSync({ prefix: "eth-spool-" }),
+    };
+  }
   return new Child(Deno.execPath(), ["run", "-A", program, ...args], env);
 }
 

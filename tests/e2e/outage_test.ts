@@ -208,11 +208,11 @@ Deno.test("outage: shutdown during an outage reports what it could not store", a
     const stderr = server.child.stderr.join("\n");
     assert.match(
       stderr,
-      /MySQL .*: 5 documents could not be stored before shutdown/,
+      /MySQL .*: 5 documents not stored yet at shutdown, kept in the spool/,
     );
     assert.match(
       stderr,
-      /Redis .*: 5 documents could not be stored before shutdown/,
+      /Redis .*: 5 documents not stored yet at shutdown, kept in the spool/,
     );
     f.mysqlProxy.restore();
     f.redisProxy.restore();

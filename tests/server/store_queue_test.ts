@@ -112,7 +112,7 @@ Deno.test("queue: an unreachable store is retried; held documents are flushed in
   assert.equal(queue.stats.up, 1);
   await queue.close(1000);
   assert.equal(
-    lines.filter((l) => /failing \(connection refused\)/.test(l)).length,
+    lines.filter((l) => /unavailable \(connection refused\)/.test(l)).length,
     1,
   );
   const back = lines.map((l) =>
