@@ -150,12 +150,13 @@ Deno.test("server --metrics-port: /readyz fails while a store is down, documents
   );
   const ready = await waitFor(async () => {
     const r = await get(metricsPort, "/readyz");
-    return r.text.includes("1 documents queued") ? r : undefined;
+    return r.text.includes("1 documents spooled") ? r : undefined;
   }, { what: "the queued document to show in /readyz" });
   assert.equal(ready.status, 503);
-  assert.equal(
+  // The cause says which Redis could not be reached.
+  assert.match(
     ready.text,
-    "not ready: redis store unreachable (1 documents queued)\n",
+    /^not ready: redis store failing \(1 documents spooled\): Cannot reach Redis 127\.0\.0\.1:\d+\/0: .+\n$/,
   );
   const s = (await scrape(metricsPort)).samples;
   assert.equal(value(s, "eth_server_store_up", { store: "redis" }), 0);

@@ -52,14 +52,26 @@ class Peer {
         }
       }, 250);
     }
-    this.done = conn.read(new Uint8Array(16)).then(
-      (n) => {
-        this.closedByServer = n === null;
-      },
-      () => {
-        this.closedByServer = true;
-      },
-    ).finally(() => clearInterval(this.#timer));
+    this.done = this.#readUntilClosed().finally(() =>
+      clearInterval(this.#timer)
+    );
+  }
+
+  /** What the server answered before closing (an `err` for a bad frame). */
+  answered = "";
+
+  async #readUntilClosed() {
+    const buffer = new Uint8Array(64);
+    try {
+      for (;;) {
+        const n = await this.conn.read(buffer);
+        if (n === null) break;
+        this.answered += new TextDecoder().decode(buffer.subarray(0, n));
+      }
+    } catch {
+      // A reset is a close by the server too.
+    }
+    this.closedByServer = true;
   }
 
   async close() {
@@ -212,6 +224,7 @@ Deno.test("declared lengths over the limit are refused before the body", async (
       await conn.write(enc.encode(header));
       await peer.done;
       assert.ok(peer.closedByServer, header);
+      assert.equal(peer.answered, "12:err too_long,", header);
     } finally {
       await peer.close();
     }
