@@ -5,6 +5,8 @@
  * @module
  */
 
+import { abortableSleep } from "../lib/shared/async.ts";
+
 /** The repository root, where `server.ts` and `stats.ts` live. */
 export const ROOT: string = new URL("../", import.meta.url).pathname;
 
@@ -296,7 +298,7 @@ export async function waitForPort(
           `Port ${port} did not open in ${timeoutMs} ms:\n${proc.stderrTail}`,
         );
       }
-      await new Promise((r) => setTimeout(r, 50));
+      await abortableSleep(50);
     }
   }
 }
@@ -311,9 +313,4 @@ export async function countLines(path: string): Promise<number> {
     if (n === null) return lines;
     for (let i = 0; i < n; i++) if (buffer[i] === 0x0a) lines++;
   }
-}
-
-/** Sleeps `ms`. */
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

@@ -21,6 +21,8 @@
  */
 import { parseArgs } from "node:util";
 import { encodeNetstring } from "../lib/shared/netstring.ts";
+import { writeAll } from "../lib/shared/net.ts";
+import { abortableSleep } from "../lib/shared/async.ts";
 import { BlockTemplate } from "../lib/shared/template.ts";
 import { readUsage } from "./_proc.ts";
 
@@ -133,11 +135,6 @@ async function documentMaker(): Promise<(block: number) => Uint8Array> {
   const head = text.slice(0, at);
   const tail = text.slice(at + String(probe).length);
   return (block) => encodeNetstring(`${head}${block}${tail}`);
-}
-
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array) {
-  let at = 0;
-  while (at < bytes.length) at += await conn.write(bytes.subarray(at));
 }
 
 function closeQuietly(conn: Deno.Conn | undefined) {
@@ -397,7 +394,7 @@ async function hold() {
     if (values["ready-file"]) {
       await Deno.writeTextFile(values["ready-file"], String(conns.length));
     }
-    await new Promise((r) => setTimeout(r, durationMs));
+    await abortableSleep(durationMs);
     measuredOk = conns.length;
   } finally {
     for (const conn of conns) closeQuietly(conn);

@@ -7,6 +7,7 @@
  * @module
  */
 import { DEFAULT_RPC_URLS } from "../lib/client/options.ts";
+import { abortableSleep } from "../lib/shared/async.ts";
 import { redactUrl } from "../lib/client/rpc.ts";
 
 const ROOT = new URL("../", import.meta.url);
@@ -39,7 +40,7 @@ async function waitForPort(port: number, child: Deno.ChildProcess) {
       (await Deno.connect({ hostname: "127.0.0.1", port })).close();
       return true;
     } catch {
-      await new Promise((r) => setTimeout(r, 50));
+      await abortableSleep(50);
     }
   }
   return false;

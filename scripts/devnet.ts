@@ -17,6 +17,7 @@ import {
 import { ConfigError } from "../lib/shared/options.ts";
 import { type MainContext, runMain } from "../lib/shared/run_main.ts";
 import { abortableSleep } from "../lib/shared/async.ts";
+import { formatHostPort } from "../lib/shared/net.ts";
 
 /** Option table of `deno task devnet`. */
 export const DEVNET_OPTIONS = {
@@ -121,12 +122,12 @@ async function runDevnet(
   let exited = false;
   const status = child.status.finally(() => exited = true);
   try {
-    const host = config.host.includes(":") ? `[${config.host}]` : config.host;
-    const http = `http://${host}:${config.port}`;
+    const hostPort = formatHostPort(config);
+    const http = `http://${hostPort}`;
     if (await waitUntilAnswering(http, signal, () => exited)) {
       console.log(`export ETH_RPC_URL=${http}`);
       console.log(
-        `# or, for a newHeads subscription: export ETH_RPC_URL=ws://${host}:${config.port}`,
+        `# or, for a newHeads subscription: export ETH_RPC_URL=ws://${hostPort}`,
       );
       console.log(
         `# anvil is ${

@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { freePort, Proc, sleep, type Usage } from "../_proc.ts";
+import { freePort, Proc, type Usage } from "../_proc.ts";
+import { abortableSleep as sleep } from "../../lib/shared/async.ts";
 import {
   randomSuffix,
   runLoad,

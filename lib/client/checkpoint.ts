@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { writeAll } from "../shared/net.ts";
 
 /** A checkpoint file could not be read, parsed or written. */
 export class CheckpointError extends Error {
@@ -132,10 +133,6 @@ async function writeSynced(path: string, text: string) {
     create: true,
     truncate: true,
   });
-  const bytes = new TextEncoder().encode(text);
-  let written = 0;
-  while (written < bytes.length) {
-    written += await file.write(bytes.subarray(written));
-  }
+  await writeAll(file, new TextEncoder().encode(text));
   await file.syncData();
 }

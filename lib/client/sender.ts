@@ -13,6 +13,7 @@ import {
   NetstringParser,
 } from "../shared/netstring.ts";
 import type { Logger } from "../shared/log.ts";
+import { formatHostPort, writeAll } from "../shared/net.ts";
 
 /** A server address. */
 export interface ServerAddress {
@@ -36,7 +37,7 @@ export class SendError extends Error {
   /** Builds the error; `cause` is the socket error. */
   constructor(server: ServerAddress, message: string, options?: ErrorOptions) {
     super(
-      `Cannot send to ${formatServer(server)}: ${message}`,
+      `Cannot send to ${formatHostPort(server)}: ${message}`,
       options,
     );
     this.name = "SendError";
@@ -56,16 +57,11 @@ export class DocumentRefusedError extends Error {
 
   /** Builds the error. */
   constructor(server: ServerAddress, reason: string) {
-    super(`${formatServer(server)} refused the document: ${reason}`);
+    super(`${formatHostPort(server)} refused the document: ${reason}`);
     this.name = "DocumentRefusedError";
     this.server = server;
     this.reason = reason;
   }
-}
-
-/** Formats an address as `host:port`, bracketing IPv6 hosts. */
-export function formatServer({ host, port }: ServerAddress): string {
-  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 /**
@@ -182,11 +178,7 @@ export async function sendDocument(
   signal.addEventListener("abort", onAbort, { once: true });
   const remote = conn.remoteAddr as Deno.NetAddr;
   try {
-    const frame = encodeNetstring(payload);
-    let written = 0;
-    while (written < frame.length) {
-      written += await conn.write(frame.subarray(written));
-    }
+    await writeAll(conn, encodeNetstring(payload));
     await conn.closeWrite();
     let answer: string | undefined;
     try {

@@ -8,7 +8,9 @@ import { createHash } from "node:crypto";
 import type { AllowList } from "./cidr.ts";
 import { NetstringError, NetstringParser } from "../shared/netstring.ts";
 import { type Logger, silentLogger } from "../shared/log.ts";
-import { formatDataLine, formatPeer, normalizeIp } from "./output.ts";
+import { formatDataLine, normalizeIp } from "./output.ts";
+import { formatHostPort } from "../shared/net.ts";
+import { abortableSleep } from "../shared/async.ts";
 import type { BlockTemplate } from "../shared/template.ts";
 import type { ReceivedDocument } from "../store/types.ts";
 import { SERVER_OPTIONS } from "./options.ts";
@@ -183,7 +185,7 @@ export class IngestServer {
         if (this.#closing || error instanceof Deno.errors.BadResource) break;
         // E.g. out of file descriptors: back off instead of spinning.
         this.#log.warn(`Cannot accept: ${(error as Error).message}`);
-        await new Promise((r) => setTimeout(r, 50));
+        await abortableSleep(50);
         continue;
       }
       this.stats.connections++;
@@ -225,7 +227,7 @@ export class IngestServer {
       1;
     this.#log.warn(
       `Refused a connection from ${
-        formatPeer(normalizeIp(hostname), port)
+        formatHostPort({ host: normalizeIp(hostname), port })
       }: not in --allow-from`,
     );
     return false;

@@ -4,14 +4,7 @@
  *
  * @module
  */
-
-/**
- * Formats a peer as the originals print it: `ip:port`, or `[ip]:port` for
- * IPv6.
- */
-export function formatPeer(ip: string, port: number): string {
-  return ip.includes(":") ? `[${ip}]:${port}` : `${ip}:${port}`;
-}
+import { formatHostPort, type Writer, writeAll } from "../shared/net.ts";
 
 /**
  * Turns a socket's remote hostname into the client IP we record: IPv4-mapped
@@ -38,12 +31,9 @@ export function formatDataLine(
   port: number,
   payload: string,
 ): string {
-  return `DATA - ${formatPeer(ip, port)} - ${payload.replaceAll("\n", "\\n")}`;
-}
-
-/** Something bytes can be written to, like `Deno.stdout`. */
-export interface ByteSink {
-  write(p: Uint8Array): Promise<number>;
+  return `DATA - ${formatHostPort({ host: ip, port })} - ${
+    payload.replaceAll("\n", "\\n")
+  }`;
 }
 
 /**
@@ -52,13 +42,13 @@ export interface ByteSink {
  * callers never await the terminal or pipe.
  */
 export class LineWriter {
-  readonly #sink: ByteSink;
+  readonly #sink: Writer;
   readonly #encoder = new TextEncoder();
   #pending: string[] = [];
   #flushing: Promise<void> | undefined;
 
   /** Builds a writer over `sink` (default stdout). */
-  constructor(sink: ByteSink = Deno.stdout) {
+  constructor(sink: Writer = Deno.stdout) {
     this.#sink = sink;
   }
 
@@ -80,11 +70,7 @@ export class LineWriter {
       while (this.#pending.length > 0) {
         const text = this.#pending.join("\n") + "\n";
         this.#pending = [];
-        const bytes = this.#encoder.encode(text);
-        let at = 0;
-        while (at < bytes.length) {
-          at += await this.#sink.write(bytes.subarray(at));
-        }
+        await writeAll(this.#sink, this.#encoder.encode(text));
       }
     } catch {
       // A closed stdout (e.g. `| head`) must not stop the server.

@@ -6,6 +6,7 @@
  * @module
  */
 import { SERVER_OPTIONS } from "./options.ts";
+import { abortableSleep, backoffDelay, backoffStep } from "../shared/async.ts";
 import { type Logger, silentLogger } from "../shared/log.ts";
 import { StoreError, type StoreWriter } from "../store/types.ts";
 import type { ReceivedDocument } from "../store/types.ts";
@@ -270,7 +271,7 @@ export class StoreQueue {
   }
 
   async #run(): Promise<void> {
-    let backoff = this.#o.minBackoffMs;
+    let failures = 0;
     while (!this.#stopped) {
       if (!this.#writer) {
         try {
@@ -283,12 +284,10 @@ export class StoreQueue {
           this.stats.up = 1;
           this.stats.cause = undefined;
           this.#log.info(`${this.#o.describe}: ready`);
-          backoff = this.#o.minBackoffMs;
+          failures = 0;
         } catch (error) {
           if (this.#closing && this.#size() === 0) break;
-          this.#failed(error, backoff);
-          await this.#sleep(jitter(backoff));
-          backoff = Math.min(backoff * 2, this.#o.maxBackoffMs);
+          await this.#retryLater(error, ++failures);
           continue;
         }
       }
@@ -322,7 +321,7 @@ export class StoreQueue {
         // its size until the next push.
         this.#updateQueued();
         this.#batchLimit = Math.min(this.#batchLimit * 2, this.#o.maxBatch);
-        backoff = this.#o.minBackoffMs;
+        failures = 0;
       } catch (error) {
         if (
           error instanceof StoreError && error.kind === "rejected" &&
@@ -330,9 +329,7 @@ export class StoreQueue {
         ) {
           continue;
         }
-        this.#failed(error, backoff);
-        await this.#sleep(jitter(backoff));
-        backoff = Math.min(backoff * 2, this.#o.maxBackoffMs);
+        await this.#retryLater(error, ++failures);
       }
     }
   }
@@ -494,24 +491,28 @@ export class StoreQueue {
     });
   }
 
-  /** A backoff: only shutdown's deadline cuts it short, not a push. */
-  #sleep(ms: number): Promise<void> {
-    if (this.#stopped) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.#interrupt = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.#interrupt = done;
-    });
+  /**
+   * Logs failure number `failures` in a row and waits its backoff (±20 %,
+   * so a fleet does not retry a restarted store in lockstep).
+   */
+  async #retryLater(error: unknown, failures: number): Promise<void> {
+    const backoff = {
+      initialMs: this.#o.minBackoffMs,
+      maxMs: this.#o.maxBackoffMs,
+      jitter: [0.8, 1.2],
+    } as const;
+    this.#failed(error, backoffStep(failures, backoff));
+    await this.#sleep(backoffDelay(failures, backoff));
   }
-}
 
-/** ±20 %, so a fleet does not retry a restarted store in lockstep. */
-function jitter(ms: number): number {
-  return ms * (0.8 + Math.random() * 0.4);
+  /** A backoff: only shutdown's deadline cuts it short, not a push. */
+  async #sleep(ms: number): Promise<void> {
+    if (this.#stopped) return;
+    const interrupted = new AbortController();
+    this.#interrupt = () => interrupted.abort();
+    await abortableSleep(ms, interrupted.signal);
+    this.#interrupt = undefined;
+  }
 }
 
 /** A FIFO with O(1) push and shift (an array with a moving head). */

@@ -1,6 +1,7 @@
 /**
- * Host and port: one way to write them (IPv6 in brackets) and one way to
- * read them back.
+ * Sockets and addresses: one way to write a host and port (IPv6 in
+ * brackets), one way to read them back, and one way to write a whole buffer
+ * to a writer that may take it in parts.
  *
  * @example
  * ```ts
@@ -44,4 +45,38 @@ export function parseHostPort(
     throw new ConfigError(`Port of ${JSON.stringify(value)} is not 1-65535`);
   }
   return { host, port: resolved };
+}
+
+/** Something bytes can be written to in parts, like a `Deno.Conn` or `Deno.FsFile`. */
+export interface Writer {
+  /** Writes some of `p`; resolves with how many bytes were written. */
+  write(p: Uint8Array): Promise<number>;
+}
+
+/**
+ * Writes all of `bytes` to `writer`, calling `write` until every byte is
+ * taken (a socket or pipe may take fewer than offered).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { writeAll } from "./net.ts";
+ *
+ * const parts: number[] = [];
+ * const slow = {
+ *   write: (p: Uint8Array) => {
+ *     parts.push(Math.min(2, p.length));
+ *     return Promise.resolve(Math.min(2, p.length));
+ *   },
+ * };
+ * await writeAll(slow, new Uint8Array(5));
+ * assert.deepEqual(parts, [2, 2, 1]);
+ * ```
+ */
+export async function writeAll(
+  writer: Writer,
+  bytes: Uint8Array,
+): Promise<void> {
+  let at = 0;
+  while (at < bytes.length) at += await writer.write(bytes.subarray(at));
 }

@@ -6,6 +6,7 @@
  * @module
  */
 import { ConfigError } from "../shared/options.ts";
+import { formatHostPort } from "../shared/net.ts";
 import { type StatsConfig } from "./options.ts";
 import { type Logger, silentLogger } from "../shared/log.ts";
 import type { MainContext } from "../shared/run_main.ts";
@@ -62,10 +63,9 @@ export class StatsServer implements AsyncDisposable {
     this.#reader = reader;
     this.#closeReader = closeReader;
     this.addr = server.addr;
-    const host = this.addr.hostname.includes(":")
-      ? `[${this.addr.hostname}]`
-      : this.addr.hostname;
-    this.url = `http://${host}:${this.addr.port}/`;
+    this.url = `http://${
+      formatHostPort({ host: this.addr.hostname, port: this.addr.port })
+    }/`;
   }
 
   /** Starts serving `reader`; resolves nothing, the socket is open at once. */

@@ -2,11 +2,11 @@ import assert from "node:assert/strict";
 import {
   AnswerMemory,
   DocumentRefusedError,
-  formatServer,
   sendDocument,
   SendError,
 } from "../../lib/client/sender.ts";
 import { createRotatingSender } from "../../lib/client/sender.ts";
+import { formatHostPort } from "../../lib/shared/net.ts";
 import { freePort } from "../_helpers/net.ts";
 
 /** A TCP sink that records what each connection sent until EOF. */
@@ -83,9 +83,9 @@ Deno.test("--ack off: a server that never closes its side still counts as delive
   }
 });
 
-Deno.test("formatServer brackets IPv6 hosts", () => {
-  assert.equal(formatServer({ host: "::1", port: 1 }), "[::1]:1");
-  assert.equal(formatServer({ host: "a.b", port: 2 }), "a.b:2");
+Deno.test("formatHostPort brackets IPv6 hosts", () => {
+  assert.equal(formatHostPort({ host: "::1", port: 1 }), "[::1]:1");
+  assert.equal(formatHostPort({ host: "a.b", port: 2 }), "a.b:2");
 });
 
 Deno.test("the rotating sender spreads documents and skips a dead server", async () => {
