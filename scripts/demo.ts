@@ -8,7 +8,7 @@
  */
 import { DEFAULT_RPC_URLS } from "../lib/client/options.ts";
 import { abortableSleep } from "../lib/shared/async.ts";
-import { redactUrl } from "../lib/client/rpc.ts";
+import { redactUrl } from "../lib/client/redact.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const PERMS = [

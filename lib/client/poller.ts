@@ -5,9 +5,9 @@
  *
  * @module
  */
-import { abortableSleep } from "../shared/async.ts";
+import { abortableSleep, backoffDelay } from "../shared/async.ts";
 import { type Logger, silentLogger } from "../shared/log.ts";
-import { RpcError } from "./rpc.ts";
+import { RpcError } from "./jsonrpc.ts";
 import { CLIENT_OPTIONS } from "./options.ts";
 
 /** Counters a poller keeps, for metrics. */
@@ -37,8 +37,11 @@ export interface PollOptions {
   intervalMs: number;
   /** Warn once when the head has not moved for this long. Default 60 s. */
   staleAfterMs?: number;
-  /** Called once each time the head goes stale (after the warning). */
-  onStale?: () => void;
+  /**
+   * Called once each time the head goes stale (after the warning), with
+   * the reason (`no new block for 61 s`).
+   */
+  onStale?: (reason: string) => void;
   /**
    * Whether each fetched head restarts the staleness clock. Default true;
    * false when `onHead` calls {@linkcode recordHead} itself with the heads
@@ -90,6 +93,36 @@ export function isStale(
   now: number = Date.now(),
 ): boolean {
   return now - stats.lastHeadAt >= staleAfterMs;
+}
+
+/**
+ * Why the client is not ready (`/readyz`): no new head for `staleAfterMs`,
+ * or `undefined` while heads move.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { newPollerStats, staleReason } from "./poller.ts";
+ *
+ * const stats = newPollerStats(0);
+ * assert.equal(staleReason(stats, 60_000, 30_000), undefined);
+ * assert.equal(
+ *   staleReason(stats, 60_000, 61_000),
+ *   "no new block for 61 s (head unknown)",
+ * );
+ * ```
+ */
+export function staleReason(
+  stats: PollerStats,
+  staleAfterMs: number,
+  now: number = Date.now(),
+): string | undefined {
+  if (!isStale(stats, staleAfterMs, now)) return undefined;
+  return `${noNewBlockFor(stats, now)} (head ${stats.head ?? "unknown"})`;
+}
+
+function noNewBlockFor(stats: PollerStats, now: number): string {
+  return `no new block for ${Math.round((now - stats.lastHeadAt) / 1000)} s`;
 }
 
 /**
@@ -152,17 +185,17 @@ export async function pollHeads(options: PollOptions): Promise<void> {
           Math.round((now() - stats.lastHeadAt) / 1000)
         } s (head ${stats.head ?? "unknown"})`,
       );
-      options.onStale?.();
+      options.onStale?.(noNewBlockFor(stats, now()));
     }
     await sleep(Math.max(0, delay - (now() - started)), signal);
   }
 }
 
+/** 250 ms doubling, never beyond the interval; in [50 %, 100 %) of that. */
 function retryDelay(
   failures: number,
   intervalMs: number,
   random: () => number,
 ) {
-  const base = Math.min(intervalMs, 250 * 2 ** (failures - 1));
-  return base / 2 + random() * base / 2;
+  return backoffDelay(failures, { initialMs: 250, maxMs: intervalMs, random });
 }

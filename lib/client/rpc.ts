@@ -1,69 +1,33 @@
 /**
- * A small JSON-RPC 2.0 client over `fetch`, with per-request timeouts,
- * typed errors and ranked endpoint failover.
+ * JSON-RPC over HTTP: `fetch` with a per-request timeout, replies read up
+ * to a size limit, redirects followed only within the endpoint's origin,
+ * and failover over ranked endpoints. What a reply means is decided by
+ * `jsonrpc.ts`, which endpoint to ask by `endpoints.ts`.
  *
  * @module
  */
 import { CLIENT_OPTIONS } from "./options.ts";
-
-/** What went wrong with a JSON-RPC request; stable strings for metrics. */
-export type RpcErrorKind =
-  | "timeout"
-  | "transport"
-  | "http"
-  | "json"
-  | "rpc"
-  | "result";
-
-/** Options for {@linkcode RpcError}. */
-export interface RpcErrorOptions extends ErrorOptions {
-  /** HTTP status, for `http` errors. */
-  status?: number;
-  /** JSON-RPC error code, for `rpc` errors. */
-  code?: number;
-  /** How long the endpoint asked us to wait (`Retry-After`), in ms. */
-  retryAfterMs?: number;
-}
-
-/**
- * A failed JSON-RPC request. `kind` says which layer failed; the message
- * names the endpoint and the method.
- */
-export class RpcError extends Error {
-  /** Which layer failed. */
-  readonly kind: RpcErrorKind;
-  /** The endpoint the request went to. */
-  readonly endpoint: string;
-  /** HTTP status, for `http` errors. */
-  readonly status?: number;
-  /** JSON-RPC error code, for `rpc` errors. */
-  readonly code?: number;
-  /** How long the endpoint asked us to wait, in ms, when it said. */
-  readonly retryAfterMs?: number;
-
-  /** Builds the error. */
-  constructor(
-    kind: RpcErrorKind,
-    endpoint: string,
-    message: string,
-    options: RpcErrorOptions = {},
-  ) {
-    super(message, options);
-    this.name = "RpcError";
-    this.kind = kind;
-    this.endpoint = endpoint;
-    this.status = options.status;
-    this.code = options.code;
-    this.retryAfterMs = options.retryAfterMs;
-  }
-}
+import { EndpointRanking } from "./endpoints.ts";
+import {
+  describeCall,
+  encodeRequest,
+  MAX_MESSAGE_BYTES,
+  parseBlockNumber,
+  parseMessage,
+  replyResult,
+  type RpcCall,
+  RpcError,
+} from "./jsonrpc.ts";
+import { cleanText, redactUrl, redactUrlsIn } from "./redact.ts";
 
 /** Options for {@linkcode RpcClient}. */
 export interface RpcClientOptions {
-  /** Per-request timeout in milliseconds. Defaults to 5000. */
+  /** Per-request timeout in milliseconds. Defaults to `--rpc-timeout`. */
   timeoutMs?: number;
-  /** How long a failed endpoint is skipped, in ms. Defaults to 30000. */
+  /** How long a failed endpoint is skipped, in ms. Defaults to `--rpc-cooldown`. */
   cooldownMs?: number;
+  /** Largest reply read, in bytes. Defaults to 1 MiB. */
+  maxReplyBytes?: number;
   /** The `fetch` to use. Defaults to the global one. */
   fetch?: typeof fetch;
   /** The clock, in ms. Defaults to `Date.now`. */
@@ -72,9 +36,8 @@ export interface RpcClientOptions {
   onSwitch?: (endpoint: string, previous: string | undefined) => void;
 }
 
-/** Largest JSON-RPC response body we read, in bytes. */
-const MAX_RESPONSE_BYTES = 1024 * 1024;
-const QUANTITY = /^0x[0-9a-fA-F]{1,64}$/;
+/** Redirects followed within one origin before giving up. */
+const MAX_REDIRECTS = 5;
 
 /**
  * A JSON-RPC client for one or more endpoints, tried in the order given. An
@@ -84,19 +47,23 @@ const QUANTITY = /^0x[0-9a-fA-F]{1,64}$/;
  *
  * @example
  * ```ts ignore
+ * // Needs a node: `deno task devnet` prints one.
+ * import assert from "node:assert/strict";
  * import { RpcClient } from "./rpc.ts";
  * const rpc = new RpcClient(["http://127.0.0.1:8545"]);
- * console.log(await rpc.blockNumber());
+ * assert.equal(typeof await rpc.blockNumber(), "bigint");
  * ```
  */
 export class RpcClient {
+  /** The endpoints, best first. */
   readonly endpoints: readonly string[];
+  readonly #ranking: EndpointRanking;
   readonly #timeoutMs: number;
   readonly #cooldownMs: number;
+  readonly #maxReplyBytes: number;
   readonly #fetch: typeof fetch;
   readonly #now: () => number;
   readonly #onSwitch?: (endpoint: string, previous?: string) => void;
-  readonly #downUntil: number[];
   #current: string | undefined;
   #id = 0;
 
@@ -106,13 +73,14 @@ export class RpcClient {
       throw new TypeError("Cannot create an RPC client without an endpoint");
     }
     this.endpoints = endpoints;
+    this.#now = options.now ?? Date.now;
+    this.#ranking = new EndpointRanking(endpoints, { now: this.#now });
     this.#timeoutMs = options.timeoutMs ?? CLIENT_OPTIONS.rpcTimeoutMs.default;
     this.#cooldownMs = options.cooldownMs ??
       CLIENT_OPTIONS.rpcCooldownMs.default;
+    this.#maxReplyBytes = options.maxReplyBytes ?? MAX_MESSAGE_BYTES;
     this.#fetch = options.fetch ?? fetch;
-    this.#now = options.now ?? Date.now;
     this.#onSwitch = options.onSwitch;
-    this.#downUntil = endpoints.map(() => 0);
   }
 
   /** The endpoint that answered last, if any did. */
@@ -125,8 +93,8 @@ export class RpcClient {
    * head stopped moving; the next request goes to the next endpoint.
    */
   markDown(endpoint: string): void {
-    const i = this.endpoints.indexOf(endpoint);
-    if (i >= 0) this.#downUntil[i] = this.#now() + this.#cooldownMs;
+    const i = this.#ranking.indexOf(endpoint);
+    if (i >= 0) this.#ranking.markDown(i, this.#cooldownMs);
   }
 
   /**
@@ -150,31 +118,25 @@ export class RpcClient {
   async #call<T>(
     method: string,
     params: unknown[],
-    parse: (result: unknown, endpoint: string) => T,
+    parse: (result: unknown, call: RpcCall) => T,
     signal?: AbortSignal,
   ): Promise<T> {
-    const now = this.#now();
-    const order = this.endpoints.map((_, i) => i);
-    const ready = order.filter((i) => this.#downUntil[i] <= now);
     let last: unknown;
-    for (const i of ready.length > 0 ? ready : order) {
+    for (const i of this.#ranking.order()) {
       signal?.throwIfAborted();
-      const endpoint = this.endpoints[i];
+      const call = { method, endpoint: this.endpoints[i] };
       try {
-        const result = parse(
-          await this.#request(endpoint, method, params, signal),
-          endpoint,
-        );
-        this.#downUntil[i] = 0;
-        if (this.#current !== endpoint) {
+        const result = parse(await this.#request(call, params, signal), call);
+        this.#ranking.markUp(i);
+        if (this.#current !== call.endpoint) {
           const previous = this.#current;
-          this.#current = endpoint;
-          this.#onSwitch?.(endpoint, previous);
+          this.#current = call.endpoint;
+          this.#onSwitch?.(call.endpoint, previous);
         }
         return result;
       } catch (error) {
         if (signal?.aborted) throw error;
-        this.#downUntil[i] = this.#now() + this.#cooldownMs;
+        this.#ranking.markDown(i, this.#cooldownMs);
         last = error;
       }
     }
@@ -182,45 +144,24 @@ export class RpcClient {
   }
 
   async #request(
-    endpoint: string,
-    method: string,
+    call: RpcCall,
     params: unknown[],
     outer?: AbortSignal,
   ): Promise<unknown> {
-    const id = ++this.#id;
-    const what = `${method} to ${redactUrl(endpoint)}`;
+    const what = describeCall(call);
     const timeout = AbortSignal.timeout(this.#timeoutMs);
     const signal = outer ? AbortSignal.any([outer, timeout]) : timeout;
+    const body = encodeRequest(++this.#id, call.method, params);
     let text: string;
     try {
-      const response = await this.#fetch(endpoint, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ jsonrpc: "2.0", id, method, params }),
-        signal,
-      });
-      if (!response.ok) {
-        await response.body?.cancel();
-        throw new RpcError(
-          "http",
-          endpoint,
-          `${what} failed: HTTP ${response.status} ${response.statusText}`,
-          {
-            status: response.status,
-            retryAfterMs: parseRetryAfter(
-              response.headers.get("retry-after"),
-              this.#now(),
-            ),
-          },
-        );
-      }
-      text = await readLimited(response, MAX_RESPONSE_BYTES);
+      const response = await this.#post(call, body, signal);
+      text = await readLimited(response, this.#maxReplyBytes, call);
     } catch (error) {
       if (error instanceof RpcError) throw error;
       if (timeout.aborted && !outer?.aborted) {
         throw new RpcError(
           "timeout",
-          endpoint,
+          call.endpoint,
           `${what} timed out after ${this.#timeoutMs} ms`,
           { cause: error },
         );
@@ -228,91 +169,88 @@ export class RpcClient {
       if (outer?.aborted) throw error;
       throw new RpcError(
         "transport",
-        endpoint,
+        call.endpoint,
         `${what} failed: ${describeFailure(error)}`,
         { cause: error },
       );
     }
-    let body: unknown;
-    try {
-      body = JSON.parse(text);
-    } catch (cause) {
+    return replyResult(parseMessage(text, call), call);
+  }
+
+  /**
+   * POSTs `body`, following 307/308 redirects within the endpoint's origin;
+   * any other redirect, or one to another origin, is refused: the client
+   * must not take its heads from a host it was not pointed at.
+   */
+  async #post(
+    call: RpcCall,
+    body: string,
+    signal: AbortSignal,
+  ): Promise<Response> {
+    const origin = new URL(call.endpoint).origin;
+    let url = call.endpoint;
+    for (let hop = 0;; hop++) {
+      const response = await this.#fetch(url, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body,
+        signal,
+        redirect: "manual",
+      });
+      if (response.ok) return response;
+      await response.body?.cancel();
+      const status = `HTTP ${response.status} ${
+        cleanText(response.statusText, 60)
+      }`;
+      const location = response.headers.get("location");
+      if (response.status >= 300 && response.status < 400 && location) {
+        const target = URL.parse(location, url);
+        const sameOrigin = target?.origin === origin &&
+          (response.status === 307 || response.status === 308);
+        if (sameOrigin && hop < MAX_REDIRECTS) {
+          url = target!.href;
+          continue;
+        }
+        throw new RpcError(
+          "http",
+          call.endpoint,
+          `${describeCall(call)} failed: ${status} to ${
+            target ? redactUrl(target.href) : "an unreadable location"
+          }; not followed (${
+            sameOrigin ? "too many redirects" : "another origin"
+          })`,
+          { status: response.status },
+        );
+      }
       throw new RpcError(
-        "json",
-        endpoint,
-        `${what} answered malformed JSON: ${JSON.stringify(text.slice(0, 60))}`,
-        { cause },
+        "http",
+        call.endpoint,
+        `${describeCall(call)} failed: ${status}`,
+        {
+          status: response.status,
+          retryAfterMs: parseRetryAfter(
+            response.headers.get("retry-after"),
+            this.#now(),
+          ),
+        },
       );
     }
-    if (typeof body !== "object" || body === null || Array.isArray(body)) {
-      throw new RpcError(
-        "json",
-        endpoint,
-        `${what} answered JSON that is not a response object`,
-      );
-    }
-    const reply = body as Record<string, unknown>;
-    if (reply.error !== undefined && reply.error !== null) {
-      const err = reply.error as Record<string, unknown>;
-      const code = typeof err?.code === "number" ? err.code : undefined;
-      const message = typeof err?.message === "string"
-        ? err.message
-        : JSON.stringify(reply.error).slice(0, 120);
-      throw new RpcError(
-        "rpc",
-        endpoint,
-        `${what} returned error ${code ?? "?"}: ${message}`,
-        { code },
-      );
-    }
-    if (!("result" in reply)) {
-      throw new RpcError("result", endpoint, `${what} returned no result`);
-    }
-    return reply.result;
   }
-}
-
-/**
- * Parses a JSON-RPC QUANTITY (`0x`-prefixed hex) into a bigint, throwing an
- * `RpcError` of kind `result` for anything else.
- */
-export function parseQuantity(value: unknown, endpoint = ""): bigint {
-  if (typeof value !== "string" || !QUANTITY.test(value)) {
-    throw new RpcError(
-      "result",
-      endpoint,
-      `eth_blockNumber to ${redactUrl(endpoint)} returned ${
-        JSON.stringify(value)?.slice(0, 60)
-      }, not a hex quantity`,
-    );
-  }
-  return BigInt(value);
-}
-
-/** Block numbers are 64-bit unsigned, as in the originals' Go client. */
-const MAX_BLOCK_NUMBER = 2n ** 64n - 1n;
-
-/**
- * Parses an `eth_blockNumber` result: a hex quantity within the 64-bit block
- * range. Anything else is an `RpcError` of kind `result`.
- */
-export function parseBlockNumber(value: unknown, endpoint = ""): bigint {
-  const block = parseQuantity(value, endpoint);
-  if (block > MAX_BLOCK_NUMBER) {
-    throw new RpcError(
-      "result",
-      endpoint,
-      `eth_blockNumber to ${redactUrl(endpoint)} returned ${
-        String(value).slice(0, 60)
-      }, beyond the 64-bit block range`,
-    );
-  }
-  return block;
 }
 
 /**
  * Parses an HTTP `Retry-After` value (seconds or an HTTP date) into
  * milliseconds from `now`; `undefined` when absent or unreadable.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseRetryAfter } from "./rpc.ts";
+ *
+ * assert.equal(parseRetryAfter("3"), 3000);
+ * assert.equal(parseRetryAfter(new Date(61_000).toUTCString(), 1_000), 60_000);
+ * assert.equal(parseRetryAfter("soon"), undefined);
+ * ```
  */
 export function parseRetryAfter(
   value: string | null,
@@ -326,31 +264,27 @@ export function parseRetryAfter(
 }
 
 /**
- * Hides credentials and API keys in an endpoint URL for logging: the user
- * info, the query string, and path segments that look like keys (20 or more
- * letters and digits with at least one digit, as in `/v3/<project id>`) are
- * replaced.
+ * Reads a reply body of at most `limit` bytes: a longer one (declared or
+ * streamed) is refused as `too_large` without reading the rest.
  */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.username || u.password) {
-      u.username = "***";
-      u.password = "";
-    }
-    if (u.search) u.search = "?***";
-    u.pathname = u.pathname.split("/").map((segment) =>
-      segment.length >= 20 && /^[\w.~-]+$/.test(segment) && /\d/.test(segment)
-        ? "***"
-        : segment
-    ).join("/");
-    return u.href;
-  } catch {
-    return url;
+async function readLimited(
+  response: Response,
+  limit: number,
+  call: RpcCall,
+): Promise<string> {
+  const tooLarge = (size: string) =>
+    new RpcError(
+      "too_large",
+      call.endpoint,
+      `${
+        describeCall(call)
+      } answered ${size}, over the limit of ${limit} bytes; refused`,
+    );
+  const declared = Number(response.headers.get("content-length") ?? NaN);
+  if (declared > limit) {
+    await response.body?.cancel();
+    throw tooLarge(`${declared} bytes`);
   }
-}
-
-async function readLimited(response: Response, limit: number) {
   const reader = response.body?.getReader();
   if (!reader) return "";
   const chunks: Uint8Array[] = [];
@@ -361,7 +295,7 @@ async function readLimited(response: Response, limit: number) {
     size += value.length;
     if (size > limit) {
       await reader.cancel();
-      throw new Error(`response body exceeds ${limit} bytes`);
+      throw tooLarge("more bytes");
     }
     chunks.push(value);
   }
@@ -384,13 +318,5 @@ function describeFailure(error: unknown): string {
   const text = cause instanceof Error && !message.includes(cause.message)
     ? `${message}: ${cause.message}`
     : message;
-  return redactUrlsIn(text);
-}
-
-/** Redacts every http(s)/ws(s) URL quoted in `text` (e.g. an error). */
-export function redactUrlsIn(text: string): string {
-  return text.replace(
-    /\b(?:https?|wss?):\/\/[^\s)]+/gi,
-    (url) => redactUrl(url),
-  );
+  return cleanText(redactUrlsIn(text));
 }

@@ -18,34 +18,30 @@ import { BlockFollower } from "./follower.ts";
 import { HeadGuard } from "./head_guard.ts";
 import type { MainContext } from "../shared/run_main.ts";
 import { clientMetrics, newAckStats } from "./client_metrics.ts";
-import { Registry, serveHealth } from "../shared/metrics.ts";
-import { isStale, newPollerStats, pollHeads, recordHead } from "./poller.ts";
-import { abortableSleep } from "../shared/async.ts";
-import { redactUrl, RpcClient } from "./rpc.ts";
+import { Registry } from "../shared/metrics.ts";
+import { serveHealth } from "../shared/health.ts";
+import { formatHostPort } from "../shared/net.ts";
+import { HeadSources } from "./head_sources.ts";
+import {
+  newPollerStats,
+  pollHeads,
+  recordHead,
+  staleReason,
+} from "./poller.ts";
 import {
   createRotatingSender,
   DocumentRefusedError,
-  formatServer,
   type SendTlsOptions,
 } from "./sender.ts";
 import { BlockTemplate } from "../shared/template.ts";
-import { WsHeads } from "./ws_heads.ts";
 
 /** Runs the client until `signal` aborts. */
 export async function runClient(
   { config, log, signal }: MainContext<ClientConfig>,
 ): Promise<void> {
   const template = await BlockTemplate.load(config.template);
-  const wsUrls = config.rpcUrls.filter((u) => /^wss?:/i.test(u));
-  const httpUrls = config.rpcUrls.filter((u) => !/^wss?:/i.test(u));
   const lastSent = await loadCheckpoint(config.stateFile);
   const stats = newPollerStats();
-  const rpc = httpUrls.length > 0
-    ? new RpcClient(httpUrls, {
-      timeoutMs: config.rpcTimeoutMs,
-      cooldownMs: config.rpcCooldownMs,
-    })
-    : undefined;
   // No abort signal: a document in flight at shutdown is finished (within
   // --timeout) rather than cut off after the server may have printed it.
   const acks = newAckStats();
@@ -76,11 +72,11 @@ export async function runClient(
         if (delivery === "close") {
           log.debug(
             `${
-              formatServer(server)
+              formatHostPort(server)
             } closed without answering (an original server)`,
           );
         }
-        log.debug(`Block ${block} sent to ${formatServer(server)}`);
+        log.debug(`Block ${block} sent to ${formatHostPort(server)}`);
       } catch (error) {
         // Final: every server would refuse it, so it is not retried.
         if (!(error instanceof DocumentRefusedError)) throw error;
@@ -102,84 +98,28 @@ export async function runClient(
     recordHead(stats, believed, { log });
     return follower.advance(believed);
   };
-  let using: string | undefined;
-  const use = (url: string) => {
-    if (url === using) return;
-    const line = `Using RPC endpoint ${redactUrl(url)}`;
-    if (using === undefined) log.info(line);
-    else log.warn(`${line} (was ${redactUrl(using)})`);
-    using = url;
-  };
-  const ws = wsUrls.length > 0
-    ? new WsHeads(wsUrls, {
-      signal,
-      timeoutMs: config.rpcTimeoutMs,
-      cooldownMs: config.rpcCooldownMs,
-      log,
-      onHead: (head, url) => {
-        use(url);
-        // Unfinished (a held head, a failed send): the poll loop asks again
-        // now over the socket and retries with its backoff.
-        onHead(head).then(
-          (done) => done || wake(),
-          (error) =>
-            log.error(`Handling head ${head}: ${(error as Error).message}`),
-        );
-      },
-    })
-    : undefined;
-  let wake = () => {};
-  const sleep = (ms: number, s: AbortSignal) => {
-    const early = new AbortController();
-    wake = () => early.abort();
-    return abortableSleep(ms, AbortSignal.any([s, early.signal]));
-  };
-  const fetchHead = async (s: AbortSignal): Promise<bigint | undefined> => {
-    if (ws?.connected) {
-      const url = ws.current!;
-      try {
-        const head = await ws.blockNumber(s);
-        use(url);
-        return head;
-      } catch (error) {
-        // Counted and logged by WsHeads; HTTP, if any, answers this poll.
-        if (s.aborted || !rpc) return undefined;
-        log.debug(`${(error as Error).message}; polling HTTP instead`);
-      }
-    }
-    if (!rpc) return undefined;
-    const head = await rpc.blockNumber(s);
-    use(rpc.current!);
-    return head;
-  };
-  const staleFor = () => Math.round((Date.now() - stats.lastHeadAt) / 1000);
-  const onStale = () => {
-    // A node whose head stopped moving is left for another, if there is one.
-    const reason = `no new block for ${staleFor()} s`;
-    if (ws?.connected) {
-      if (ws.endpoints.length > 1 || rpc) ws.markDown(reason);
-    } else if (rpc && rpc.endpoints.length > 1 && rpc.current) {
-      rpc.markDown(rpc.current);
-      log.warn(
-        `Leaving ${redactUrl(rpc.current)} for ${
-          config.rpcCooldownMs / 1000
-        } s: ${reason}`,
-      );
-    }
-  };
+  const sources = new HeadSources(config.rpcUrls, {
+    timeoutMs: config.rpcTimeoutMs,
+    cooldownMs: config.rpcCooldownMs,
+    onHead,
+    signal,
+    log,
+  });
   let metrics: Deno.HttpServer | undefined;
   if (config.metricsPort > 0) {
     try {
       metrics = serveHealth({
         port: config.metricsPort,
-        registry: clientMetrics({ stats, follower, guard, ws, acks, registry }),
+        registry: clientMetrics({
+          stats,
+          follower,
+          guard,
+          ws: sources.ws,
+          acks,
+          registry,
+        }),
         signal,
-        notReady: () =>
-          isStale(stats, config.staleAfterMs)
-            ? `no new block for ${staleFor()} s (head ${
-              stats.head ?? "unknown"
-            })`
-            : undefined,
+        notReady: () => staleReason(stats, config.staleAfterMs),
         onListen: ({ port }) => log.info(`Metrics on port ${port}`),
       });
     } catch (error) {
@@ -190,18 +130,18 @@ export async function runClient(
       );
     }
   }
-  log.info(describeSources(wsUrls, httpUrls, config.intervalMs));
-  const subscribing = ws?.run();
+  log.info(sources.describe(config.intervalMs));
+  const subscribing = sources.run();
   try {
-    await ws?.firstAttempt;
+    await sources.firstAttempt();
     await pollHeads({
-      fetchHead,
+      fetchHead: sources.fetchHead,
       onHead,
       intervalMs: config.intervalMs,
       staleAfterMs: config.staleAfterMs,
-      onStale,
+      onStale: (reason) => sources.leaveStale(reason),
       recordHeads: false,
-      sleep,
+      sleep: sources.sleep,
       stats,
       signal,
       log,
@@ -211,16 +151,6 @@ export async function runClient(
     await follower.idle();
     await metrics?.finished;
   }
-}
-
-function describeSources(ws: string[], http: string[], intervalMs: number) {
-  const every = `every ${intervalMs / 1000} s`;
-  const list = (urls: string[]) => urls.map(redactUrl).join(", ");
-  if (ws.length === 0) return `Polling ${list(http)} ${every}`;
-  const subscribe = `Subscribing to newHeads on ${list(ws)}`;
-  return http.length === 0
-    ? `${subscribe}, with eth_blockNumber over the socket ${every}`
-    : `${subscribe}; polling ${list(http)} ${every} while no socket is up`;
 }
 
 /** Reads `--state-file`; an unreadable or corrupt one stops the client. */

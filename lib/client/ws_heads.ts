@@ -9,8 +9,11 @@
  */
 import { CLIENT_OPTIONS } from "./options.ts";
 import { type Logger, silentLogger } from "../shared/log.ts";
-import { abortableSleep } from "../shared/async.ts";
-import { redactUrl, redactUrlsIn, RpcError, type RpcErrorKind } from "./rpc.ts";
+import { abortableSleep, type BackoffOptions } from "../shared/async.ts";
+import { EndpointRanking } from "./endpoints.ts";
+import { RpcError } from "./jsonrpc.ts";
+import { redactUrl } from "./redact.ts";
+import { WsSession } from "./ws_session.ts";
 
 /** Counters a {@linkcode WsHeads} keeps, for metrics. */
 export interface WsHeadsStats {
@@ -49,7 +52,6 @@ export interface WsHeadsOptions {
   random?: () => number;
 }
 
-const QUANTITY = /^0x[0-9a-fA-F]{1,64}$/;
 /** Malformed messages logged at warn per connection; the rest at debug. */
 const LOUD_MESSAGES = 3;
 
@@ -66,12 +68,16 @@ const LOUD_MESSAGES = 3;
  *
  * @example
  * ```ts ignore
+ * // Needs a node: `deno task devnet` prints one.
+ * import assert from "node:assert/strict";
  * import { WsHeads } from "./ws_heads.ts";
- * const heads = new WsHeads(["ws://127.0.0.1:8545"], {
+ * const heads: bigint[] = [];
+ * const ws = new WsHeads(["ws://127.0.0.1:8545"], {
  *   signal: AbortSignal.timeout(10_000),
- *   onHead: (head) => console.log(head),
+ *   onHead: (head) => heads.push(head),
  * });
- * await heads.run();
+ * await ws.run();
+ * assert.ok(heads.length > 0);
  * ```
  */
 export class WsHeads {
@@ -85,9 +91,8 @@ export class WsHeads {
   readonly #log: Logger;
   readonly #now: () => number;
   readonly #sleep: (ms: number, signal: AbortSignal) => Promise<void>;
-  readonly #random: () => number;
-  readonly #downUntil: number[];
-  readonly #failures: number[];
+  readonly #ranking: EndpointRanking;
+  readonly #backoff: BackoffOptions;
   readonly #attempted = Promise.withResolvers<void>();
   #session: WsSession | undefined;
   #connectedAt = 0;
@@ -105,9 +110,13 @@ export class WsHeads {
     this.#log = options.log ?? silentLogger;
     this.#now = options.now ?? Date.now;
     this.#sleep = options.sleep ?? abortableSleep;
-    this.#random = options.random ?? Math.random;
-    this.#downUntil = endpoints.map(() => 0);
-    this.#failures = endpoints.map(() => 0);
+    this.#ranking = new EndpointRanking(endpoints, { now: this.#now });
+    // 250 ms doubling, up to the cool-down; delays in [50 %, 100 %) of it.
+    this.#backoff = {
+      initialMs: 250,
+      maxMs: this.#cooldownMs,
+      random: options.random ?? Math.random,
+    };
     this.stats = { connects: 0, disconnects: 0, heads: 0, errors: {} };
   }
 
@@ -142,11 +151,7 @@ export class WsHeads {
       throw new RpcError("transport", "", "No WebSocket subscription is live");
     }
     try {
-      return quantity(
-        await session.request("eth_blockNumber", [], this.#timeoutMs, signal),
-        session.url,
-        "eth_blockNumber",
-      );
+      return await session.blockNumber(this.#timeoutMs, signal);
     } catch (error) {
       if (signal?.aborted) throw error;
       this.#count(error);
@@ -164,8 +169,10 @@ export class WsHeads {
   markDown(reason: string): void {
     const session = this.#session;
     if (!session) return;
-    const i = this.endpoints.indexOf(session.url);
-    this.#downUntil[i] = this.#now() + this.#cooldownMs;
+    this.#ranking.markDown(
+      this.#ranking.indexOf(session.url),
+      this.#cooldownMs,
+    );
     this.#log.warn(
       `Leaving ${redactUrl(session.url)} for ${
         Math.round(this.#cooldownMs / 1000)
@@ -181,9 +188,9 @@ export class WsHeads {
     signal.addEventListener("abort", onAbort, { once: true });
     try {
       while (!signal.aborted) {
-        const index = this.#pickReady(this.endpoints.length);
+        const index = this.#ranking.pickReady();
         if (index < 0) {
-          await this.#sleep(this.#nextReadyIn(this.endpoints.length), signal);
+          await this.#sleep(this.#ranking.nextReadyIn(), signal);
           continue;
         }
         const session = await this.#connect(index);
@@ -227,7 +234,7 @@ export class WsHeads {
       const line = `Cannot subscribe to newHeads on ${redactUrl(url)}: ${
         (error as Error).message
       }; retrying it in ${Math.round(delay)} ms`;
-      if (this.#failures[index] <= 3) this.#log.warn(line);
+      if (this.#ranking.failures(index) <= 3) this.#log.warn(line);
       else this.#log.debug(line);
       return undefined;
     }
@@ -242,12 +249,7 @@ export class WsHeads {
     this.#options.onConnect?.(url);
     try {
       // Subscribed first, then asked: no block falls between the two.
-      const head = quantity(
-        await session.request("eth_blockNumber", [], this.#timeoutMs, signal),
-        url,
-        "eth_blockNumber",
-      );
-      this.#deliver(head, url);
+      this.#deliver(await session.blockNumber(this.#timeoutMs, signal), url);
     } catch (error) {
       if (!signal.aborted) {
         this.#count(error);
@@ -267,15 +269,15 @@ export class WsHeads {
   async #serve(session: WsSession): Promise<void> {
     const { signal } = this.#options;
     while (!signal.aborted && !session.closedSignal.aborted) {
-      const index = this.endpoints.indexOf(session.url);
+      const index = this.#ranking.indexOf(session.url);
       const wait = AbortSignal.any([signal, session.closedSignal]);
       if (index === 0) {
         await session.closed;
         break;
       }
-      await this.#sleep(this.#nextReadyIn(index), wait);
+      await this.#sleep(this.#ranking.nextReadyIn(index), wait);
       if (wait.aborted) break;
-      const better = this.#pickReady(index);
+      const better = this.#ranking.pickReady(index);
       if (better < 0) continue;
       const next = await this.#connect(better);
       if (next) session = next;
@@ -284,15 +286,15 @@ export class WsHeads {
     const reason = await session.closed;
     if (this.#session === session) this.#session = undefined;
     this.stats.disconnects++;
-    const index = this.endpoints.indexOf(session.url);
+    const index = this.#ranking.indexOf(session.url);
     // A connection that held for a while starts its backoff over.
     if (this.#now() - this.#connectedAt >= this.#cooldownMs) {
-      this.#failures[index] = 0;
+      this.#ranking.resetBackoff(index);
     }
     const delay = this.#backOff(index);
     this.#log.warn(
       `WebSocket ${redactUrl(session.url)} closed (${reason}); ${
-        this.#pickReady(this.endpoints.length) >= 0
+        this.#ranking.pickReady() >= 0
           ? "trying the next endpoint"
           : `reconnecting in ${Math.round(delay)} ms`
       }`,
@@ -310,331 +312,11 @@ export class WsHeads {
 
   /** Puts endpoint `index` out for its next backoff; returns the delay. */
   #backOff(index: number): number {
-    this.#failures[index]++;
-    const base = Math.min(
-      this.#cooldownMs,
-      250 * 2 ** Math.min(30, this.#failures[index] - 1),
-    );
-    const delay = base / 2 + this.#random() * base / 2;
-    this.#downUntil[index] = Math.max(
-      this.#downUntil[index],
-      this.#now() + delay,
-    );
-    return delay;
+    return this.#ranking.backOff(index, this.#backoff);
   }
 
   #count(error: unknown) {
     const kind = error instanceof RpcError ? error.kind : "transport";
     this.stats.errors[kind] = (this.stats.errors[kind] ?? 0) + 1;
   }
-
-  /** The best endpoint ranked above `limit` that may be tried now, or -1. */
-  #pickReady(limit: number): number {
-    const now = this.#now();
-    for (let i = 0; i < limit; i++) {
-      if (this.#downUntil[i] <= now) return i;
-    }
-    return -1;
-  }
-
-  /** Milliseconds until an endpoint ranked above `limit` may be tried. */
-  #nextReadyIn(limit: number): number {
-    const now = this.#now();
-    let soonest = Infinity;
-    for (let i = 0; i < limit; i++) {
-      soonest = Math.min(soonest, Math.max(0, this.#downUntil[i] - now));
-    }
-    return soonest;
-  }
-}
-
-interface SessionHandlers {
-  onNotification: (head: bigint) => void;
-  onBadMessage: (kind: RpcErrorKind, message: string) => void;
-}
-
-interface Pending {
-  method: string;
-  resolve: (value: unknown) => void;
-  reject: (error: unknown) => void;
-}
-
-/** One WebSocket connection speaking JSON-RPC, with at most one subscription. */
-class WsSession {
-  readonly url: string;
-  readonly #handlers: SessionHandlers;
-  readonly #socket: WebSocket | undefined;
-  readonly #pending = new Map<number, Pending>();
-  readonly #closed = Promise.withResolvers<string>();
-  readonly #controller = new AbortController();
-  readonly #opened = Promise.withResolvers<void>();
-  #id = 0;
-  #subscription: string | undefined;
-  #error: string | undefined;
-
-  constructor(url: string, handlers: SessionHandlers) {
-    this.url = url;
-    this.#handlers = handlers;
-    // Both settle on every path; nobody may be listening yet.
-    this.#opened.promise.catch(() => {});
-    try {
-      this.#socket = new WebSocket(url);
-    } catch (error) {
-      this.#finish(`cannot connect: ${redactUrlsIn((error as Error).message)}`);
-      return;
-    }
-    this.#socket.addEventListener("open", () => this.#opened.resolve());
-    this.#socket.addEventListener("error", (event) => {
-      this.#error ??= redactUrlsIn((event as ErrorEvent).message || "") ||
-        "socket error";
-    });
-    this.#socket.addEventListener("close", (event) => {
-      const detail = this.#error ??
-        `code ${event.code}${event.reason ? `: ${event.reason}` : ""}`;
-      this.#finish(detail);
-    });
-    this.#socket.addEventListener("message", (event) => this.#message(event));
-  }
-
-  /** Resolves with the reason once the socket is closed. */
-  get closed(): Promise<string> {
-    return this.#closed.promise;
-  }
-
-  /** Aborted once the socket is closed. */
-  get closedSignal(): AbortSignal {
-    return this.#controller.signal;
-  }
-
-  /** Resolves once the socket is open; rejects after `timeoutMs`. */
-  async open(timeoutMs: number, signal: AbortSignal): Promise<void> {
-    const timer = setTimeout(
-      () => void this.close(`connect timed out after ${timeoutMs} ms`),
-      timeoutMs,
-    );
-    const onAbort = () => void this.close("stopping");
-    signal.addEventListener("abort", onAbort, { once: true });
-    try {
-      await this.#opened.promise;
-    } catch (reason) {
-      const timedOut = /timed out/.test(String(reason));
-      throw new RpcError(
-        timedOut ? "timeout" : "transport",
-        this.url,
-        `WebSocket ${redactUrl(this.url)} ${
-          timedOut ? String(reason) : `failed: ${reason}`
-        }`,
-      );
-    } finally {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", onAbort);
-    }
-  }
-
-  /** Subscribes to `newHeads`. */
-  async subscribe(timeoutMs: number, signal: AbortSignal): Promise<void> {
-    const id = await this.request(
-      "eth_subscribe",
-      ["newHeads"],
-      timeoutMs,
-      signal,
-    );
-    if (typeof id !== "string" || id === "") {
-      throw new RpcError(
-        "result",
-        this.url,
-        `eth_subscribe to ${redactUrl(this.url)} returned ${
-          JSON.stringify(id)?.slice(0, 60)
-        }, not a subscription id`,
-      );
-    }
-    this.#subscription = id;
-  }
-
-  /** Sends one request and resolves with its `result`. */
-  request(
-    method: string,
-    params: unknown[],
-    timeoutMs: number,
-    signal?: AbortSignal,
-  ): Promise<unknown> {
-    const what = `${method} to ${redactUrl(this.url)}`;
-    if (this.closedSignal.aborted || this.#socket?.readyState !== 1) {
-      return Promise.reject(
-        new RpcError("transport", this.url, `${what} failed: socket closed`),
-      );
-    }
-    const id = ++this.#id;
-    const { promise, resolve, reject } = Promise.withResolvers<unknown>();
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", onAbort);
-      this.#pending.delete(id);
-    };
-    const timer = setTimeout(() => {
-      done();
-      reject(
-        new RpcError(
-          "timeout",
-          this.url,
-          `${what} timed out after ${timeoutMs} ms`,
-        ),
-      );
-    }, timeoutMs);
-    const onAbort = () => {
-      done();
-      reject(signal!.reason);
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-    this.#pending.set(id, {
-      method,
-      resolve: (value) => {
-        done();
-        resolve(value);
-      },
-      reject: (error) => {
-        done();
-        reject(error);
-      },
-    });
-    try {
-      this.#socket.send(
-        JSON.stringify({ jsonrpc: "2.0", id, method, params }),
-      );
-    } catch (error) {
-      this.#pending.get(id)?.reject(
-        new RpcError(
-          "transport",
-          this.url,
-          `${what} failed: ${(error as Error).message}`,
-        ),
-      );
-    }
-    return promise;
-  }
-
-  /** Closes the socket (if open) and resolves once it is closed. */
-  async close(reason: string): Promise<void> {
-    if (!this.#controller.signal.aborted) {
-      this.#error ??= reason;
-      try {
-        this.#socket?.close(1000);
-      } catch {
-        // Closing a socket that is still connecting may throw; it is gone.
-        this.#finish(reason);
-      }
-    }
-    await this.#closed.promise;
-  }
-
-  #finish(reason: string) {
-    if (this.#controller.signal.aborted) return;
-    this.#opened.reject(reason);
-    for (const pending of [...this.#pending.values()]) {
-      pending.reject(
-        new RpcError(
-          "transport",
-          this.url,
-          `${pending.method} to ${
-            redactUrl(this.url)
-          } failed: WebSocket closed (${reason})`,
-        ),
-      );
-    }
-    this.#controller.abort();
-    this.#closed.resolve(reason);
-  }
-
-  #message(event: MessageEvent) {
-    const bad = this.#handlers.onBadMessage;
-    if (typeof event.data !== "string") {
-      bad("json", "sent a binary message");
-      return;
-    }
-    let message: unknown;
-    try {
-      message = JSON.parse(event.data);
-    } catch {
-      bad(
-        "json",
-        `sent malformed JSON ${JSON.stringify(event.data.slice(0, 60))}`,
-      );
-      return;
-    }
-    if (
-      typeof message !== "object" || message === null || Array.isArray(message)
-    ) {
-      bad("json", "sent JSON that is not a message object");
-      return;
-    }
-    const m = message as Record<string, unknown>;
-    if (m.method === "eth_subscription") {
-      const params = m.params as Record<string, unknown> | undefined;
-      if (
-        this.#subscription === undefined ||
-        params?.subscription !== this.#subscription
-      ) {
-        return;
-      }
-      const number = (params.result as Record<string, unknown> | undefined)
-        ?.number;
-      if (typeof number !== "string" || !QUANTITY.test(number)) {
-        bad(
-          "result",
-          `sent a newHeads notification without a valid number (${
-            JSON.stringify(number)?.slice(0, 60)
-          })`,
-        );
-        return;
-      }
-      this.#handlers.onNotification(BigInt(number));
-      return;
-    }
-    const pending = typeof m.id === "number"
-      ? this.#pending.get(m.id)
-      : undefined;
-    if (!pending) {
-      bad("json", "sent an answer to no request");
-      return;
-    }
-    const what = `${pending.method} to ${redactUrl(this.url)}`;
-    if (m.error !== undefined && m.error !== null) {
-      const err = m.error as Record<string, unknown>;
-      const code = typeof err?.code === "number" ? err.code : undefined;
-      const text = typeof err?.message === "string"
-        ? err.message
-        : JSON.stringify(m.error).slice(0, 120);
-      pending.reject(
-        new RpcError(
-          "rpc",
-          this.url,
-          `${what} returned error ${code ?? "?"}: ${text}`,
-          {
-            code,
-          },
-        ),
-      );
-      return;
-    }
-    if (!("result" in m)) {
-      pending.reject(
-        new RpcError("result", this.url, `${what} returned no result`),
-      );
-      return;
-    }
-    pending.resolve(m.result);
-  }
-}
-
-function quantity(value: unknown, url: string, method: string): bigint {
-  if (typeof value !== "string" || !QUANTITY.test(value)) {
-    throw new RpcError(
-      "result",
-      url,
-      `${method} to ${redactUrl(url)} returned ${
-        JSON.stringify(value)?.slice(0, 60)
-      }, not a hex quantity`,
-    );
-  }
-  return BigInt(value);
 }

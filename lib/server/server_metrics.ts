@@ -15,8 +15,8 @@ import {
   type Histogram,
   type Labels,
   Registry,
-  serveHealth,
 } from "../shared/metrics.ts";
+import { serveHealth } from "../shared/health.ts";
 import type { Storage } from "./storage.ts";
 import type { StoreQueueStats } from "./store_queue.ts";
 

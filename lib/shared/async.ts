@@ -81,7 +81,10 @@ export function backoffStep(
   attempt: number,
   { initialMs, maxMs }: BackoffOptions,
 ): number {
-  return Math.min(maxMs, initialMs * 2 ** Math.min(30, Math.max(0, attempt - 1)));
+  return Math.min(
+    maxMs,
+    initialMs * 2 ** Math.min(30, Math.max(0, attempt - 1)),
+  );
 }
 
 /**

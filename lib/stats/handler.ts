@@ -7,7 +7,8 @@
  * @module
  */
 import { type Logger, silentLogger } from "../shared/log.ts";
-import { METRICS_CONTENT_TYPE, Registry } from "../shared/metrics.ts";
+import { Registry } from "../shared/metrics.ts";
+import { healthRoutes } from "../shared/health.ts";
 import type { StoreReader } from "../store/types.ts";
 import {
   apiBlock,
@@ -155,20 +156,11 @@ export function createStatsHandler(
     true,
   );
   add("/api/series", (url) => apiSeries(reader, url.searchParams, now()), true);
-  add("/livez", () => textResponse("ok\n"));
-  add("/readyz", async () => {
-    const reason = await notReady();
-    return reason === undefined
-      ? textResponse("ok\n")
-      : textResponse(`not ready: ${reason}\n`, { status: 503 });
-  });
-  add("/metrics", () =>
-    new Response(registry.render(), {
-      headers: {
-        "content-type": METRICS_CONTENT_TYPE,
-        "cache-control": "no-store",
-      },
-    }));
+  for (
+    const [path, run] of Object.entries(healthRoutes({ registry, notReady }))
+  ) {
+    add(path, run);
+  }
   for (const [path, asset] of Object.entries(DASHBOARD_ASSETS)) {
     add(path, () => asset());
   }

@@ -1,12 +1,11 @@
 import assert from "node:assert/strict";
+import { parseRetryAfter, RpcClient } from "../../lib/client/rpc.ts";
 import {
   parseQuantity,
-  parseRetryAfter,
-  redactUrl,
-  RpcClient,
   RpcError,
   type RpcErrorKind,
-} from "../../lib/client/rpc.ts";
+} from "../../lib/client/jsonrpc.ts";
+import { redactUrl } from "../../lib/client/redact.ts";
 import { Anvil } from "../_helpers/anvil.ts";
 
 /** A local HTTP endpoint answering with whatever `answer` returns. */
@@ -193,11 +192,12 @@ Deno.test("helpers: quantities, Retry-After and URL redaction", () => {
   assert.equal(parseRetryAfter("3"), 3000);
   assert.equal(parseRetryAfter(new Date(61_000).toUTCString(), 1_000), 60_000);
   assert.equal(parseRetryAfter("soon"), undefined);
+  // Issue 13: only scheme://host[:port] is ever logged.
   assert.equal(
     redactUrl("https://user:secret@node.example/v3/key?apikey=abc"),
-    "https://***@node.example/v3/key?***",
+    "https://node.example",
   );
-  assert.equal(redactUrl("not a url"), "not a url");
+  assert.equal(redactUrl("not a url"), "<not a URL>");
 });
 
 Deno.test("a transport error says why, without the URL's secrets", async () => {

@@ -30,8 +30,11 @@ function clientArgs(port: number, rpcUrls: string[], extra: string[] = []) {
 }
 
 const escape = (s: string) => s.replace(/[/.?*+()[\]]/g, "\\$&");
-/** The endpoint as the client logs it (redactUrl normalises the path). */
-const logged = (url: string) => escape(new URL(url).href);
+/** The endpoint as the client logs it: scheme://host:port only (issue 13). */
+const logged = (url: string) => {
+  const u = new URL(url);
+  return escape(`${u.protocol}//${u.host}`);
+};
 
 function anvilThrough(proxy: FaultProxy, scheme = "http") {
   return `${scheme}://127.0.0.1:${proxy.port}`;

@@ -336,7 +336,12 @@ Deno.test("client process: a dead first --rpc-url fails over to the next", async
   assert.ok(good.goodAnswers >= 4);
   assert.match(
     client.stderr.join("\n"),
-    new RegExp(`Using RPC endpoint ${good.url.replace(/[/.]/g, "\\$&")}`),
+    // Logged as scheme://host:port only (issue 13): no trailing slash.
+    new RegExp(
+      `Using RPC endpoint ${
+        good.url.replace(/\/$/, "").replace(/[/.]/g, "\\$&")
+      }(?!/)`,
+    ),
   );
 });
 
@@ -365,6 +370,11 @@ Deno.test("client process: RPC credentials and keys never reach the log", async 
   await client.stop("SIGTERM");
   const log = client.stderr.join("\n");
   assert.match(log, /Poll failed \(transport\)/);
-  assert.match(log, /http:\/\/\*\*\*@127\.0\.0\.1:\d+\/v3\/\*\*\*\?\*\*\*/);
+  // Issue 13: the endpoint is logged as scheme://host:port, nothing more.
+  assert.match(
+    log,
+    new RegExp(`Poll failed .* to http://127\\.0\\.0\\.1:${port}[:;\\s]`),
+  );
+  assert.doesNotMatch(log, /\/v3\/|apikey|user:|pw-/);
   assert.ok(!log.includes(key), "a key reached the client's log");
 });

@@ -1,0 +1,404 @@
+/**
+ * A WebSocket client connection (RFC 6455) over `Deno.connect` or
+ * `Deno.connectTls`, written here rather than taken from the runtime's
+ * `WebSocket` for one reason: the runtime assembles a message of any size
+ * (tens of MB) before handing it over, while an RPC endpoint must not be
+ * able to make the client hold more than {@linkcode WsSocketOptions}'
+ * `maxMessageBytes`. Here a frame header announcing more is refused before
+ * its payload is read, and the connection closed with code 1009.
+ *
+ * Only what a JSON-RPC subscription needs: text and binary messages,
+ * fragmentation, ping/pong and the close handshake; no extensions, no
+ * subprotocols, no redirects (any answer but 101 is a failure).
+ *
+ * @module
+ */
+import { abortableSleep } from "../shared/async.ts";
+import { writeAll } from "../shared/net.ts";
+import { cleanText } from "./redact.ts";
+
+/** Options for {@linkcode WsSocket.connect}. */
+export interface WsSocketOptions {
+  /** Largest message accepted, in bytes; a larger one closes the socket. */
+  maxMessageBytes: number;
+  /** Aborts connecting (and closes the socket once connected). */
+  signal?: AbortSignal;
+  /** Receives each complete message. */
+  onMessage: (data: string | Uint8Array) => void;
+}
+
+/** How a socket ended: a close code and a reason safe to log. */
+export interface WsClosed {
+  /** The close code (1006 when the connection just ended). */
+  code: number;
+  /** Why, escaped and short. */
+  reason: string;
+  /** True when a message over the limit ended it. */
+  tooLarge: boolean;
+}
+
+/** The connection could not be opened: refused, timed out, not a WebSocket. */
+export class WsConnectError extends Error {
+  /** Builds the error. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "WsConnectError";
+  }
+}
+
+const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+const MAX_HEADER_BYTES = 16 * 1024;
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+/** An open WebSocket client connection. */
+export class WsSocket {
+  readonly #conn: Deno.Conn;
+  readonly #options: WsSocketOptions;
+  readonly #closed = Promise.withResolvers<WsClosed>();
+  #writing: Promise<void> = Promise.resolve();
+  #closeSent = false;
+  #ended = false;
+
+  private constructor(conn: Deno.Conn, options: WsSocketOptions) {
+    this.#conn = conn;
+    this.#options = options;
+  }
+
+  /**
+   * Connects to a `ws://` or `wss://` URL and completes the opening
+   * handshake; rejects with a {@linkcode WsConnectError} (or the signal's
+   * reason) when it cannot.
+   */
+  static async connect(
+    url: string,
+    options: WsSocketOptions,
+  ): Promise<WsSocket> {
+    const u = new URL(url);
+    const secure = u.protocol === "wss:";
+    if (!secure && u.protocol !== "ws:") {
+      throw new WsConnectError(`not a ws:// or wss:// URL`);
+    }
+    const hostname = u.hostname.replace(/^\[(.*)\]$/, "$1");
+    const port = Number(u.port || (secure ? 443 : 80));
+    const { signal } = options;
+    signal?.throwIfAborted();
+    let conn: Deno.Conn;
+    try {
+      conn = secure
+        ? await Deno.connectTls({ hostname, port })
+        : await Deno.connect({ hostname, port, signal });
+    } catch (error) {
+      signal?.throwIfAborted();
+      throw new WsConnectError((error as Error).message, { cause: error });
+    }
+    const onAbort = () => closeQuietly(conn);
+    signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      const rest = await handshake(conn, u);
+      const socket = new WsSocket(conn, options);
+      void socket.#read(rest);
+      return socket;
+    } catch (error) {
+      closeQuietly(conn);
+      signal?.throwIfAborted();
+      if (error instanceof WsConnectError) throw error;
+      throw new WsConnectError((error as Error).message, { cause: error });
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  /** Resolves once the connection has ended, saying how. */
+  get closed(): Promise<WsClosed> {
+    return this.#closed.promise;
+  }
+
+  /** Sends one text message. */
+  send(text: string): Promise<void> {
+    if (this.#ended || this.#closeSent) {
+      return Promise.reject(new Error("socket closed"));
+    }
+    return this.#write(0x1, enc.encode(text));
+  }
+
+  /**
+   * Sends a close frame and ends the connection; resolves once it has
+   * ended. The peer's answering close frame is not waited for: nothing
+   * more is wanted from it.
+   */
+  close(code = 1000, reason = ""): Promise<void> {
+    return this.#shutdown({ code, reason: cleanText(reason), tooLarge: false });
+  }
+
+  /** Sends a close frame with `sendCode` (within 1 s), then ends. */
+  async #shutdown(closed: WsClosed, sendCode = closed.code): Promise<void> {
+    if (this.#ended) return;
+    if (!this.#closeSent) {
+      this.#closeSent = true;
+      this.#write(0x8, encodeClose(sendCode)).catch(() => {});
+    }
+    const written = new AbortController();
+    await Promise.race([this.#writing, abortableSleep(1000, written.signal)]);
+    written.abort();
+    this.#end(closed);
+  }
+
+  #write(opcode: number, payload: Uint8Array): Promise<void> {
+    const frame = encodeFrame(opcode, payload);
+    const write = this.#writing.then(() => writeAll(this.#conn, frame));
+    this.#writing = write.catch(() => {});
+    return write;
+  }
+
+  #end(closed: WsClosed) {
+    if (this.#ended) return;
+    this.#ended = true;
+    closeQuietly(this.#conn);
+    this.#closed.resolve(closed);
+  }
+
+  async #read(first: Uint8Array) {
+    const limit = this.#options.maxMessageBytes;
+    let pending = first;
+    let message: Uint8Array[] = [];
+    let messageBytes = 0;
+    let messageOpcode = 0;
+    const chunk = new Uint8Array(64 * 1024);
+    try {
+      while (true) {
+        const frame = decodeFrameHeader(pending);
+        if (frame === undefined) {
+          const n = await this.#conn.read(chunk);
+          if (n === null) break;
+          pending = concat(pending, chunk.subarray(0, n));
+          continue;
+        }
+        const control = frame.opcode >= 0x8;
+        if (
+          control ? frame.length > 125 : messageBytes + frame.length > limit
+        ) {
+          await this.#shutdown({
+            code: 1009,
+            reason: `a message of ${
+              messageBytes + frame.length
+            } bytes or more, over the limit of ${limit} bytes`,
+            tooLarge: !control,
+          });
+          return;
+        }
+        while (pending.length < frame.headerBytes + frame.length) {
+          const n = await this.#conn.read(chunk);
+          if (n === null) throw new Error("connection ended mid-frame");
+          pending = concat(pending, chunk.subarray(0, n));
+        }
+        const payload = pending.slice(
+          frame.headerBytes,
+          frame.headerBytes + frame.length,
+        );
+        pending = pending.subarray(frame.headerBytes + frame.length);
+        if (frame.mask) {
+          for (let i = 0; i < payload.length; i++) {
+            payload[i] ^= frame.mask[i % 4];
+          }
+        }
+        if (frame.opcode === 0x8) {
+          const code = payload.length >= 2
+            ? new DataView(payload.buffer).getUint16(0)
+            : 1005;
+          const reason = cleanText(dec.decode(payload.subarray(2)), 123);
+          await this.#shutdown(
+            { code, reason, tooLarge: false },
+            code === 1005 ? 1000 : code,
+          );
+          return;
+        }
+        if (frame.opcode === 0x9) {
+          this.#write(0xa, payload).catch(() => {});
+          continue;
+        }
+        if (frame.opcode === 0xa) continue;
+        if (frame.opcode !== 0x0) {
+          messageOpcode = frame.opcode;
+          message = [];
+          messageBytes = 0;
+        }
+        message.push(payload);
+        messageBytes += payload.length;
+        if (!frame.fin) continue;
+        const data = message.length === 1 ? message[0] : concat(...message);
+        message = [];
+        messageBytes = 0;
+        this.#options.onMessage(
+          messageOpcode === 0x1 ? dec.decode(data) : data,
+        );
+      }
+      this.#end({ code: 1006, reason: "connection ended", tooLarge: false });
+    } catch (error) {
+      this.#end({
+        code: 1006,
+        reason: cleanText((error as Error).message),
+        tooLarge: false,
+      });
+    }
+  }
+}
+
+/** Sends the upgrade request; returns bytes read past the response head. */
+async function handshake(conn: Deno.Conn, url: URL): Promise<Uint8Array> {
+  const key = base64(crypto.getRandomValues(new Uint8Array(16)));
+  const headers = [
+    `GET ${url.pathname}${url.search} HTTP/1.1`,
+    `Host: ${url.host}`,
+    "Upgrade: websocket",
+    "Connection: Upgrade",
+    `Sec-WebSocket-Key: ${key}`,
+    "Sec-WebSocket-Version: 13",
+  ];
+  if (url.username || url.password) {
+    const user = decodeURIComponent(url.username);
+    const password = decodeURIComponent(url.password);
+    headers.push(
+      `Authorization: Basic ${base64(enc.encode(`${user}:${password}`))}`,
+    );
+  }
+  await writeAll(conn, enc.encode(headers.join("\r\n") + "\r\n\r\n"));
+  let buffer: Uint8Array = new Uint8Array(0);
+  const chunk = new Uint8Array(4096);
+  let end = -1;
+  while (end < 0) {
+    const n = await conn.read(chunk);
+    if (n === null) {
+      throw new WsConnectError("connection closed during the handshake");
+    }
+    buffer = concat(buffer, chunk.subarray(0, n));
+    end = indexOfHeadEnd(buffer);
+    if (end < 0 && buffer.length > MAX_HEADER_BYTES) {
+      throw new WsConnectError("handshake response head too long");
+    }
+  }
+  const head = dec.decode(buffer.subarray(0, end));
+  const [statusLine, ...lines] = head.split("\r\n");
+  const status = /^HTTP\/1\.[01] (\d{3})/.exec(statusLine)?.[1];
+  if (status !== "101") {
+    throw new WsConnectError(
+      `HTTP ${status ?? "?"} instead of 101 Switching Protocols: ${
+        cleanText(statusLine, 80)
+      }`,
+    );
+  }
+  const accept = lines
+    .map((l) => /^sec-websocket-accept:\s*(\S+)/i.exec(l)?.[1])
+    .find((v) => v !== undefined);
+  const digest = await crypto.subtle.digest("SHA-1", enc.encode(key + GUID));
+  if (accept !== base64(new Uint8Array(digest))) {
+    throw new WsConnectError(
+      "handshake answer has a wrong Sec-WebSocket-Accept",
+    );
+  }
+  return buffer.slice(end + 4);
+}
+
+function indexOfHeadEnd(bytes: Uint8Array): number {
+  for (let i = 0; i + 3 < bytes.length; i++) {
+    if (
+      bytes[i] === 13 && bytes[i + 1] === 10 && bytes[i + 2] === 13 &&
+      bytes[i + 3] === 10
+    ) return i;
+  }
+  return -1;
+}
+
+interface FrameHeader {
+  fin: boolean;
+  opcode: number;
+  length: number;
+  headerBytes: number;
+  mask?: Uint8Array;
+}
+
+/** The header at the start of `bytes`, or undefined until it is complete. */
+function decodeFrameHeader(bytes: Uint8Array): FrameHeader | undefined {
+  if (bytes.length < 2) return undefined;
+  const fin = (bytes[0] & 0x80) !== 0;
+  const opcode = bytes[0] & 0x0f;
+  const masked = (bytes[1] & 0x80) !== 0;
+  let length = bytes[1] & 0x7f;
+  let at = 2;
+  if (length === 126) {
+    if (bytes.length < 4) return undefined;
+    length = (bytes[2] << 8) | bytes[3];
+    at = 4;
+  } else if (length === 127) {
+    if (bytes.length < 10) return undefined;
+    const view = new DataView(bytes.buffer, bytes.byteOffset + 2, 8);
+    // Beyond 2^53 is beyond any limit: Infinity refuses it all the same.
+    const high = view.getUint32(0);
+    length = high >= 0x200000 ? Infinity : high * 2 ** 32 + view.getUint32(4);
+    at = 10;
+  }
+  if (masked) {
+    if (bytes.length < at + 4) return undefined;
+    return {
+      fin,
+      opcode,
+      length,
+      headerBytes: at + 4,
+      mask: bytes.slice(at, at + 4),
+    };
+  }
+  return { fin, opcode, length, headerBytes: at };
+}
+
+/** A client frame: FIN set, masked with a fresh random key. */
+function encodeFrame(opcode: number, payload: Uint8Array): Uint8Array {
+  const n = payload.length;
+  const lengthBytes = n < 126 ? 0 : n < 65536 ? 2 : 8;
+  const frame = new Uint8Array(2 + lengthBytes + 4 + n);
+  frame[0] = 0x80 | opcode;
+  const view = new DataView(frame.buffer);
+  if (lengthBytes === 0) frame[1] = 0x80 | n;
+  else if (lengthBytes === 2) {
+    frame[1] = 0x80 | 126;
+    view.setUint16(2, n);
+  } else {
+    frame[1] = 0x80 | 127;
+    view.setUint32(2, Math.floor(n / 2 ** 32));
+    view.setUint32(6, n >>> 0);
+  }
+  const maskAt = 2 + lengthBytes;
+  const mask = crypto.getRandomValues(new Uint8Array(4));
+  frame.set(mask, maskAt);
+  for (let i = 0; i < n; i++) {
+    frame[maskAt + 4 + i] = payload[i] ^ mask[i % 4];
+  }
+  return frame;
+}
+
+function encodeClose(code: number): Uint8Array {
+  const body = new Uint8Array(2);
+  new DataView(body.buffer).setUint16(0, code);
+  return body;
+}
+
+function base64(bytes: Uint8Array): string {
+  return btoa(String.fromCharCode(...bytes));
+}
+
+function concat(...parts: Uint8Array[]): Uint8Array {
+  const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    all.set(part, at);
+    at += part.length;
+  }
+  return all;
+}
+
+function closeQuietly(conn: Deno.Conn) {
+  try {
+    conn.close();
+  } catch {
+    // Already closed.
+  }
+}
