@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { openWriter } from "../../lib/store/mod.ts";
+import { SqliteWriter } from "../../lib/store/sqlite.ts";
 import type { ReceivedDocument } from "../../lib/store/types.ts";
 import { sha256Hex } from "../../lib/server/ingest.ts";
 import { BlockTemplate } from "../../lib/shared/template.ts";
@@ -28,8 +28,7 @@ const DOCUMENTS = 2000;
 
 /** Fills a SQLite store with `DOCUMENTS` documents from a few clients. */
 async function seed(path: string): Promise<void> {
-  const writer = await openWriter({ sqlitePath: path });
-  if (!writer) throw new Error("no SQLite writer");
+  const writer = SqliteWriter.open(path);
   try {
     const template = await BlockTemplate.load();
     const now = Date.now();

@@ -32,6 +32,7 @@ const DECIMAL = /^(0|[1-9][0-9]{0,77})$/;
  *
  * @example
  * ```ts ignore
+ * // Not run: reads a file in the working directory (tests/client/checkpoint_test.ts runs it).
  * import { readCheckpoint } from "./checkpoint.ts";
  * const lastSent = await readCheckpoint("client.state.json"); // e.g. 21000000n
  * ```

@@ -60,11 +60,12 @@ export interface FollowerStats {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { BlockFollower } from "./follower.ts";
  * const sent: bigint[] = [];
  * const follower = new BlockFollower({ lastSent: 9n, send: async (b) => { sent.push(b); } });
  * await follower.advance(12n);
- * sent; // [10n, 11n, 12n]
+ * assert.deepEqual(sent, [10n, 11n, 12n]);
  * ```
  */
 export class BlockFollower {

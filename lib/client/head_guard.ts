@@ -37,12 +37,13 @@ export interface HeadGuardStats {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { HeadGuard } from "./head_guard.ts";
  * const guard = new HeadGuard({ maxJump: 10 });
- * guard.check(100n); // undefined: the first head waits for a second answer
- * guard.check(101n); // 101n
- * guard.check(10n ** 12n); // undefined: far ahead, held
- * guard.check(102n); // 102n: the jump was not confirmed and is dropped
+ * assert.equal(guard.check(100n), undefined); // the first head waits for a second answer
+ * assert.equal(guard.check(101n), 101n);
+ * assert.equal(guard.check(10n ** 12n), undefined); // far ahead, held
+ * assert.equal(guard.check(102n), 102n); // the jump was not confirmed and is dropped
  * ```
  */
 export class HeadGuard {

@@ -47,7 +47,7 @@ const MAX_REDIRECTS = 5;
  *
  * @example
  * ```ts ignore
- * // Needs a node: `deno task devnet` prints one.
+ * // Not run: needs an Ethereum node (`deno task devnet` starts one).
  * import assert from "node:assert/strict";
  * import { RpcClient } from "./rpc.ts";
  * const rpc = new RpcClient(["http://127.0.0.1:8545"]);

@@ -120,6 +120,7 @@ export interface SendTlsOptions {
  *
  * @example
  * ```ts ignore
+ * // Not run: needs a server listening (tests/client/sender_test.ts runs it).
  * import { sendDocument } from "./sender.ts";
  * await sendDocument({ host: "127.0.0.1", port: 9999 }, "<p>1</p>"); // "ok"
  * ```

@@ -68,7 +68,7 @@ const LOUD_MESSAGES = 3;
  *
  * @example
  * ```ts ignore
- * // Needs a node: `deno task devnet` prints one.
+ * // Not run: needs an Ethereum node (`deno task devnet` starts one).
  * import assert from "node:assert/strict";
  * import { WsHeads } from "./ws_heads.ts";
  * const heads: bigint[] = [];

@@ -88,8 +88,9 @@ export function parseIp(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseCidr } from "./cidr.ts";
- * parseCidr("10.1.2.3/8"); // { family: 4, network: 167772160n, prefix: 8 }
+ * assert.deepEqual(parseCidr("10.1.2.3/8"), { family: 4, network: 167772160n, prefix: 8 });
  * ```
  */
 export function parseCidr(text: string): Cidr {
@@ -153,11 +154,12 @@ export function cidrContains(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { AllowList } from "./cidr.ts";
  * const list = AllowList.parse(["127.0.0.0/8", "::1"]);
- * list.allows("127.0.0.2"); // true
- * list.allows("::ffff:127.0.0.1"); // true
- * list.allows("192.0.2.1"); // false
+ * assert.equal(list.allows("127.0.0.2"), true);
+ * assert.equal(list.allows("::ffff:127.0.0.1"), true);
+ * assert.equal(list.allows("192.0.2.1"), false);
  * ```
  */
 export class AllowList {

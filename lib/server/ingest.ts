@@ -117,6 +117,7 @@ export function sha256Hex(data: string | Uint8Array): string {
  *
  * @example
  * ```ts ignore
+ * // Not run: listens on a port until stopped (tests/server/ingest_test.ts runs it).
  * import { IngestServer } from "./ingest.ts";
  * const server = new IngestServer(Deno.listen({ port: 9999 }), { print: console.log });
  * await server.serve();

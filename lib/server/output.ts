@@ -22,8 +22,9 @@ export function normalizeIp(hostname: string): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { formatDataLine } from "./output.ts";
- * formatDataLine("::1", 5, "a\nb"); // "DATA - [::1]:5 - a\\nb"
+ * assert.equal(formatDataLine("::1", 5, "a\nb"), "DATA - [::1]:5 - a\\nb");
  * ```
  */
 export function formatDataLine(

@@ -30,6 +30,7 @@ const STORE_BUCKETS = [...DEFAULT_BUCKETS, 10];
  *
  * @example
  * ```ts ignore
+ * // Not run: needs a store, an ingest loop and a free port (tests/e2e/server_metrics_test.ts runs it).
  * import { ServerMetrics } from "./server_metrics.ts";
  * const metrics = new ServerMetrics();
  * const storage = Storage.open(store, { onLatency: metrics.onStoreLatency });

@@ -36,6 +36,7 @@ export const DEAD_LETTER_FILE = "dead-letter.jsonl";
  *
  * @example
  * ```ts ignore
+ * // Not run: needs a configured store (tests/e2e/sqlite_default_test.ts runs it).
  * import { Storage } from "./storage.ts";
  * const storage = await Storage.open(config.store, { spoolDir, spoolMaxBytes, log });
  * await storage?.push(doc); // durable

@@ -97,6 +97,7 @@ const REPEAT_WARNING_MS = 30_000;
  *
  * @example
  * ```ts ignore
+ * // Not run: needs a store writer (tests/server/store_queue_test.ts runs it).
  * import { StoreQueue } from "./store_queue.ts";
  * const queue = new StoreQueue({ name: "sqlite", open: async () => writer });
  * queue.push(doc);

@@ -49,11 +49,12 @@ function writeStderr(line: string) {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createLogger } from "./log.ts";
  * const lines: string[] = [];
  * const log = createLogger("server", { level: "debug", write: (l) => lines.push(l), now: () => 0 });
  * log.info("listening");
- * lines[0]; // "1970-01-01T00:00:00.000Z INFO server: listening"
+ * assert.equal(lines[0], "1970-01-01T00:00:00.000Z INFO server: listening");
  * ```
  */
 export function createLogger(

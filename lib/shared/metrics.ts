@@ -62,10 +62,14 @@ export interface Histogram {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Registry } from "./metrics.ts";
  * const r = new Registry();
  * r.counter("eth_polls_total", "Polls made.").inc();
- * r.render(); // "# HELP eth_polls_total Polls made.\n# TYPE eth_polls_total counter\neth_polls_total 1\n"
+ * assert.equal(
+ *   r.render(),
+ *   "# HELP eth_polls_total Polls made.\n# TYPE eth_polls_total counter\neth_polls_total 1\n",
+ * );
  * ```
  */
 export class Registry {

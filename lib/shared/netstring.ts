@@ -21,9 +21,10 @@ export type NetstringErrorReason =
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { NetstringError } from "./netstring.ts";
  * const err = new NetstringError("too_long", "length 99 exceeds the limit of 10 bytes");
- * err.message; // "Cannot decode frame: length 99 exceeds the limit of 10 bytes"
+ * assert.equal(err.message, "Cannot decode frame: length 99 exceeds the limit of 10 bytes");
  * ```
  */
 export class NetstringError extends Error {
@@ -50,8 +51,9 @@ const NINE = 0x39;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encodeNetstring } from "./netstring.ts";
- * new TextDecoder().decode(encodeNetstring("héllo")); // "6:héllo,"
+ * assert.equal(new TextDecoder().decode(encodeNetstring("héllo")), "6:héllo,");
  * ```
  */
 export function encodeNetstring(payload: string | Uint8Array): Uint8Array {
@@ -99,12 +101,14 @@ const enum State {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { NetstringParser } from "./netstring.ts";
  * const p = new NetstringParser();
  * const frames: Uint8Array[] = [];
  * p.push(new TextEncoder().encode("3:ab"), (f) => frames.push(f));
  * p.push(new TextEncoder().encode("c,"), (f) => frames.push(f));
- * p.end(); // frames holds "abc"
+ * p.end();
+ * assert.deepEqual(frames.map((f) => new TextDecoder().decode(f)), ["abc"]);
  * ```
  */
 export class NetstringParser {
@@ -255,10 +259,12 @@ function missingComma(length: number, byte: number): NetstringError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encodeNetstring, NetstringDecoderStream } from "./netstring.ts";
  * const frames = ReadableStream.from([encodeNetstring("a"), encodeNetstring("bc")])
  *   .pipeThrough(new NetstringDecoderStream());
- * for await (const frame of frames) console.log(new TextDecoder().decode(frame));
+ * const texts = await Array.fromAsync(frames, (f) => new TextDecoder().decode(f));
+ * assert.deepEqual(texts, ["a", "bc"]);
  * ```
  */
 export class NetstringDecoderStream

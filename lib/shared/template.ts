@@ -104,11 +104,12 @@ const DIGITS = /^(0|[1-9][0-9]*)/;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { BlockTemplate } from "./template.ts";
  * const t = BlockTemplate.fromString("<p><%= it.block %></p>");
- * t.render(5n); // "<p>5</p>"
- * t.parse("<p>5</p>"); // 5n
- * t.parse("<p>x</p>"); // undefined
+ * assert.equal(t.render(5n), "<p>5</p>");
+ * assert.equal(t.parse("<p>5</p>"), 5n);
+ * assert.equal(t.parse("<p>x</p>"), undefined);
  * ```
  */
 export class BlockTemplate {

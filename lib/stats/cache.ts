@@ -30,12 +30,15 @@ interface Entry {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { AnswerCache } from "./cache.ts";
- * const cache = new AnswerCache({ ttlMs: 1000 });
+ * let now = 0;
+ * const cache = new AnswerCache({ ttlMs: 1000, now: () => now });
  * let computed = 0;
  * const make = () => Promise.resolve(new Response(`n=${++computed}`));
- * await (await cache.answer("/x", make)).text(); // "n=1"
- * await (await cache.answer("/x", make)).text(); // "n=1", within a second
+ * assert.equal(await (await cache.answer("/x", make)).text(), "n=1");
+ * now = 999; // within a second: the same answer
+ * assert.equal(await (await cache.answer("/x", make)).text(), "n=1");
  * ```
  */
 export class AnswerCache {

@@ -89,6 +89,7 @@ function rawPath(url: string): string {
  *
  * @example
  * ```ts ignore
+ * // Not run: needs a store reader and a port (tests/stats/api_test.ts runs it).
  * import { createStatsHandler } from "./handler.ts";
  * const handler = createStatsHandler(reader);
  * Deno.serve({ port: 8080 }, handler);

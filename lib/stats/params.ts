@@ -23,8 +23,9 @@ const HASH = /^[0-9a-f]{64}$/i;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseHash } from "./params.ts";
- * parseHash("AB".repeat(32)); // "abab...ab"
+ * assert.equal(parseHash("AB".repeat(32)), "ab".repeat(32));
  * ```
  */
 export function parseHash(segment: string): string {

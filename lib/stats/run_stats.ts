@@ -39,6 +39,7 @@ export interface StatsServerOptions {
  *
  * @example
  * ```ts ignore
+ * // Not run: needs a store reader and a port (tests/stats/run_stats_test.ts runs it).
  * import { StatsServer } from "./run_stats.ts";
  * await using stats = StatsServer.listen(reader, { port: 0 });
  * console.log(stats.url); // http://localhost:PORT/

@@ -30,8 +30,9 @@ export interface Column {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { formatFixed } from "./tabulate.ts";
- * formatFixed(1700000000.03125, 4); // "1700000000.0312"
+ * assert.equal(formatFixed(1700000000.03125, 4), "1700000000.0312");
  * ```
  */
 export function formatFixed(x: number, digits: number): string {
@@ -69,11 +70,13 @@ function width(s: string): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { formatPlainTable } from "./tabulate.ts";
- * formatPlainTable(
+ * const table = formatPlainTable(
  *   [{ header: "client", kind: "text" }, { header: "count", kind: "int" }],
  *   [["127.0.0.1", 5]],
- * ); // "client       count\n127.0.0.1        5"
+ * );
+ * assert.equal(table, "client       count\n127.0.0.1        5");
  * ```
  */
 export function formatPlainTable(

@@ -3,13 +3,7 @@
  *
  * @module
  */
-import type {
-  BlockRecord,
-  ClientRecord,
-  ReceivedDocument,
-  StoreReader,
-  StoreWriter,
-} from "./types.ts";
+import type { BlockRecord, ClientRecord, StoreReader } from "./types.ts";
 
 /**
  * Reads Redis and MySQL together, as the original stats API does: hashes,
@@ -65,34 +59,5 @@ export class CombinedReader implements StoreReader {
   /** Closes both. */
   async close(): Promise<void> {
     await Promise.all([this.#redis.close(), this.#mysql.close()]);
-  }
-}
-
-/**
- * Writes every batch to several stores at once (MySQL and Redis, as the
- * originals do). The first-copy flags are the first store's (MySQL: it
- * keeps the payloads). The server does not use this: it queues each store
- * separately, so one store's outage does not hold back the other.
- */
-export class FanoutWriter implements StoreWriter {
-  /** The stores' names joined, e.g. `mysql+redis`. */
-  readonly name: string;
-  readonly #writers: StoreWriter[];
-
-  /** Writes to `writers`, in parallel; closed with it. */
-  constructor(writers: StoreWriter[]) {
-    this.#writers = writers;
-    this.name = writers.map((w) => w.name).join("+");
-  }
-
-  /** Saves to every store; throws when any fails (all are idempotent). */
-  async save(docs: readonly ReceivedDocument[]): Promise<boolean[]> {
-    const results = await Promise.all(this.#writers.map((w) => w.save(docs)));
-    return results[0];
-  }
-
-  /** Closes every store. */
-  async close(): Promise<void> {
-    await Promise.all(this.#writers.map((w) => w.close()));
   }
 }

@@ -1,10 +1,11 @@
 /**
- * Opens the stores a configuration names: the read side for the stats API
- * and the write side for tests and tools. The server queues each store on
+ * Opens the stores a configuration names: the read side for the stats API,
+ * and each store's write side for the server, which queues each store on
  * its own (see `lib/server/storage.ts`).
  *
  * @example
  * ```ts ignore
+ * // Not run: needs a configured store (tests/store/ runs it).
  * import { openReader } from "./store/mod.ts";
  * const reader = await openReader(config.store);
  * if (reader) console.log(await reader.countBlocks());
@@ -14,7 +15,7 @@
  */
 import { type StoreConfig } from "./options.ts";
 import { type Logger, silentLogger } from "../shared/log.ts";
-import { CombinedReader, FanoutWriter } from "./combined.ts";
+import { CombinedReader } from "./combined.ts";
 import { describeMysql, MysqlReader, MysqlWriter } from "./mysql.ts";
 import { describeRedis, RedisReader, RedisWriter } from "./redis.ts";
 import { SqliteReader, SqliteWorkerWriter } from "./sqlite.ts";
@@ -22,7 +23,7 @@ import type { StoreReader, StoreWriter } from "./types.ts";
 
 export * from "./types.ts";
 
-/** Options for {@linkcode openReader} and {@linkcode openWriter}. */
+/** Options for {@linkcode openReader} and {@linkcode writerTargets}. */
 export interface OpenStoreOptions {
   /** Where to log. */
   log?: Logger;
@@ -93,26 +94,4 @@ export function openReader(
   else if (redis) reader = new RedisReader(redis, { log });
   else if (sqlitePath) reader = new SqliteReader(sqlitePath);
   return Promise.resolve(reader);
-}
-
-/**
- * The write side of the configured store (MySQL and Redis together when
- * both are named), connected and with its tables created, or undefined
- * with `--no-store`. Throws a `StoreError` when a store cannot be reached.
- */
-export async function openWriter(
-  config: StoreConfig,
-  options: OpenStoreOptions = {},
-): Promise<StoreWriter | undefined> {
-  const writers: StoreWriter[] = [];
-  try {
-    for (const target of writerTargets(config, options)) {
-      writers.push(await target.open());
-    }
-  } catch (error) {
-    await Promise.all(writers.map((w) => w.close()));
-    throw error;
-  }
-  if (writers.length <= 1) return writers[0];
-  return new FanoutWriter(writers);
 }

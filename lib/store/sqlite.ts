@@ -52,6 +52,7 @@ function openDatabase(path: string, readOnly: boolean): DatabaseSync {
  *
  * @example
  * ```ts ignore
+ * // Not run: writes a file in the working directory (tests/store/sqlite_test.ts runs it).
  * import { SqliteWriter } from "./sqlite.ts";
  * const writer = SqliteWriter.open("eth.sqlite");
  * await writer.save([doc]); // [true]
