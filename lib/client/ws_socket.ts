@@ -56,6 +56,8 @@ export class WsSocket {
   readonly #conn: Deno.Conn;
   readonly #options: WsSocketOptions;
   readonly #closed = Promise.withResolvers<WsClosed>();
+  /** Settles once the peer sent its close frame or the connection ended. */
+  readonly #peerDone = Promise.withResolvers<void>();
   #writing: Promise<void> = Promise.resolve();
   #closeSent = false;
   #ended = false;
@@ -123,24 +125,34 @@ export class WsSocket {
   }
 
   /**
-   * Sends a close frame and ends the connection; resolves once it has
-   * ended. The peer's answering close frame is not waited for: nothing
-   * more is wanted from it.
+   * Sends a close frame and ends the connection once the peer answered
+   * with its own (the closing handshake), or after 1 s without one.
+   * Resolves once the connection has ended.
    */
   close(code = 1000, reason = ""): Promise<void> {
     return this.#shutdown({ code, reason: cleanText(reason), tooLarge: false });
   }
 
-  /** Sends a close frame with `sendCode` (within 1 s), then ends. */
-  async #shutdown(closed: WsClosed, sendCode = closed.code): Promise<void> {
+  /**
+   * Sends a close frame with `sendCode`, waits (1 s at most) for it to be
+   * written and, unless `waitForPeer` is false, for the peer's close; then
+   * ends.
+   */
+  async #shutdown(
+    closed: WsClosed,
+    sendCode = closed.code,
+    waitForPeer = true,
+  ): Promise<void> {
     if (this.#ended) return;
     if (!this.#closeSent) {
       this.#closeSent = true;
       this.#write(0x8, encodeClose(sendCode)).catch(() => {});
     }
-    const written = new AbortController();
-    await Promise.race([this.#writing, abortableSleep(1000, written.signal)]);
-    written.abort();
+    const deadline = new AbortController();
+    const expired = abortableSleep(1000, deadline.signal);
+    await Promise.race([this.#writing, expired]);
+    if (waitForPeer) await Promise.race([this.#peerDone.promise, expired]);
+    deadline.abort();
     this.#end(closed);
   }
 
@@ -152,6 +164,7 @@ export class WsSocket {
   }
 
   #end(closed: WsClosed) {
+    this.#peerDone.resolve();
     if (this.#ended) return;
     this.#ended = true;
     closeQuietly(this.#conn);
@@ -178,13 +191,18 @@ export class WsSocket {
         if (
           control ? frame.length > 125 : messageBytes + frame.length > limit
         ) {
-          await this.#shutdown({
-            code: 1009,
-            reason: `a message of ${
-              messageBytes + frame.length
-            } bytes or more, over the limit of ${limit} bytes`,
-            tooLarge: !control,
-          });
+          // Nobody reads on: the peer's close is not waited for.
+          await this.#shutdown(
+            {
+              code: 1009,
+              reason: `a message of ${
+                messageBytes + frame.length
+              } bytes or more, over the limit of ${limit} bytes`,
+              tooLarge: !control,
+            },
+            1009,
+            false,
+          );
           return;
         }
         while (pending.length < frame.headerBytes + frame.length) {
@@ -207,6 +225,7 @@ export class WsSocket {
             ? new DataView(payload.buffer).getUint16(0)
             : 1005;
           const reason = cleanText(dec.decode(payload.subarray(2)), 123);
+          this.#peerDone.resolve();
           await this.#shutdown(
             { code, reason, tooLarge: false },
             code === 1005 ? 1000 : code,
@@ -233,8 +252,10 @@ export class WsSocket {
           messageOpcode === 0x1 ? dec.decode(data) : data,
         );
       }
+      this.#peerDone.resolve();
       this.#end({ code: 1006, reason: "connection ended", tooLarge: false });
     } catch (error) {
+      this.#peerDone.resolve();
       this.#end({
         code: 1006,
         reason: cleanText((error as Error).message),

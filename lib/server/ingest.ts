@@ -9,7 +9,7 @@ import type { AllowList } from "./cidr.ts";
 import { NetstringError, NetstringParser } from "../shared/netstring.ts";
 import { type Logger, silentLogger } from "../shared/log.ts";
 import { formatDataLine, normalizeIp } from "./output.ts";
-import { formatHostPort } from "../shared/net.ts";
+import { formatHostPort, writeAll } from "../shared/net.ts";
 import { abortableSleep } from "../shared/async.ts";
 import type { BlockTemplate } from "../shared/template.ts";
 import type { ReceivedDocument } from "../store/types.ts";
@@ -411,10 +411,7 @@ class RejectedFrame extends Error {}
 /** Writes all of `data`; a peer that closed (the originals') is ignored. */
 async function writeQuietly(conn: Deno.Conn, data: Uint8Array) {
   try {
-    let written = 0;
-    while (written < data.length) {
-      written += await conn.write(data.subarray(written));
-    }
+    await writeAll(conn, data);
   } catch {
     // SPEC part 3: a peer that does not read answers is not an error.
   }

@@ -14,6 +14,8 @@
  * @module
  */
 import type { ReceivedDocument } from "../store/types.ts";
+import { abortableSleep } from "../shared/async.ts";
+import { writeAll } from "../shared/net.ts";
 
 /** Options for {@linkcode Spool.open}. */
 export interface SpoolOptions {
@@ -292,7 +294,7 @@ export class Spool {
   async #flush(): Promise<void> {
     // Let the current burst of appends (one read's frames, other
     // connections' frames) join this group.
-    await new Promise((r) => setTimeout(r, 0));
+    await abortableSleep(0);
     while (this.#pending.length > 0) {
       const records = this.#pending;
       const bytes = this.#pendingBytes;
@@ -323,7 +325,7 @@ export class Spool {
         this.#file?.close();
         this.#file = undefined;
         for (const w of this.#waiters.splice(0)) w.reject(failure);
-        await new Promise((r) => setTimeout(r, 200));
+        await abortableSleep(200);
         if (this.#closed) break;
         continue;
       }
@@ -377,7 +379,7 @@ export class Spool {
         }
       }
       await this.#collect();
-      if (this.#positionDirty) await new Promise((r) => setTimeout(r, 100));
+      if (this.#positionDirty) await abortableSleep(100);
       if (this.#closed && this.#positionDirty) break;
     }
     this.#positionWrite = undefined;
@@ -496,13 +498,6 @@ async function syncDir(dir: string): Promise<void> {
     await d.syncData();
   } catch {
     // Best effort.
-  }
-}
-
-async function writeAll(file: Deno.FsFile, data: Uint8Array): Promise<void> {
-  let written = 0;
-  while (written < data.length) {
-    written += await file.write(data.subarray(written));
   }
 }
 

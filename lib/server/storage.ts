@@ -13,6 +13,7 @@ import { writerTargets } from "../store/mod.ts";
 import { StoreQueue, type StoreQueueStats } from "./store_queue.ts";
 import type { ReceivedDocument, StoreError } from "../store/types.ts";
 import { Spool } from "./spool.ts";
+import { writeAll } from "../shared/net.ts";
 
 /** Options for {@linkcode Storage.open}. */
 export interface StorageOptions {
@@ -98,11 +99,7 @@ export class Storage {
           ...doc,
           block: doc.block?.toString() ?? null,
         });
-        const bytes = new TextEncoder().encode(line + "\n");
-        let written = 0;
-        while (written < bytes.length) {
-          written += await file.write(bytes.subarray(written));
-        }
+        await writeAll(file, new TextEncoder().encode(line + "\n"));
         await file.syncData();
       };
     const queues = targets.map((t) => {
