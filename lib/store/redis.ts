@@ -127,7 +127,9 @@ function advice(config: RedisConfig, error: Error): string {
       config.tls.caSource ? ` by ${config.tls.caSource}` : ""
     }: check --redis-ca`;
   }
-  if (!config.tls && /EPIPE|ECONNRESET/.test(error.message)) {
+  if (
+    !config.tls && /EPIPE|ECONNRESET|closed before Redis/.test(error.message)
+  ) {
     return " (add --redis-tls if the server requires TLS)";
   }
   return "";
@@ -150,15 +152,24 @@ function storeError(
   );
 }
 
-/** ioredis rejects with "Connection is closed."; the reason came as an event. */
+/**
+ * ioredis rejects a failed connection with "Connection is closed." or "Reached
+ * the max retries per request limit"; the reason came as an event.
+ */
 function explained(client: Redis, error: unknown): unknown {
+  const vague = (e: unknown) =>
+    /Connection is closed|max retries per request/.test((e as Error).message);
+  if (!vague(error)) return error;
   const last = lastErrors.get(client);
-  return last && /Connection is closed/.test((error as Error).message)
+  return last && !vague(last)
     ? last
-    : error;
+    : new Error("the connection closed before Redis answered", {
+      cause: error,
+    });
 }
 
 async function connect(client: Redis, config: RedisConfig): Promise<void> {
+  lastErrors.delete(client);
   try {
     await client.connect();
   } catch (error) {
