@@ -136,12 +136,13 @@ export const SERVER_OPTIONS = {
   }),
   maxConnectionsPerIp: number({
     name: "max-connections-per-ip",
-    default: 100,
+    default: 5000,
     max: 1_000_000,
     integer: true,
     env: ["ETH_SERVER_MAX_CONNECTIONS_PER_IP"],
     help: "most connections open at once from one address; a further one " +
-      "is closed unread (0: no limit)",
+      "is closed unread (0: no limit; the default is half of the default " +
+      "--max-connections: lower both together)",
   }),
   maxConnectionAgeMs: seconds({
     name: "max-connection-age",

@@ -286,8 +286,8 @@ function flagName(key: string): string {
 /**
  * Checks the store options together and names the stores to use. A store
  * setting given (by flag or variable) without its store enabled is an
- * error, as is `--sqlite-path` with a shared store: nothing given is
- * silently ignored. For the stats API (`stats`), the original
+ * error: nothing given is silently ignored (`--sqlite-path` excepted:
+ * container images set it for when no shared store is used). For the stats API (`stats`), the original
  * `MYSQL_HOST`/`REDIS_HOST` alone enable MySQL/Redis, as they did for the
  * Flask API; the server never read those.
  */
@@ -331,15 +331,6 @@ export function storeConfig(
       );
     }
     return store;
-  }
-  if ((useRedis || useMysql) && given.has("sqlitePath")) {
-    throw new ConfigError(
-      `--sqlite-path is set but --use-${
-        useMysql ? "mysql" : "redis"
-      } replaces SQLite: drop --sqlite-path (${
-        envName(prefix, "sqlite-path")
-      })`,
-    );
   }
   const tls = (
     store: string,
