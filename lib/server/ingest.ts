@@ -21,7 +21,36 @@ export type RejectReason =
   | "bad_utf8"
   | "not_a_document"
   | "idle_timeout"
-  | "not_allowed";
+  | "not_allowed"
+  | "per_ip_limit"
+  | "max_age";
+
+/**
+ * What the ingest loop needs of a connection: `Deno.Conn`, `Deno.TlsConn`
+ * and the TLS listener's `TlsConn` all have it.
+ */
+export interface IngestConn {
+  /** The peer's address. */
+  readonly remoteAddr: Deno.Addr;
+  /** Reads into `p`: bytes read, or `null` at the end of input. */
+  read(p: Uint8Array): Promise<number | null>;
+  /** Writes `p`, resolving with the bytes written. */
+  write(p: Uint8Array): Promise<number>;
+  /** Closes the connection. */
+  close(): void;
+  /** TLS only: resolves once the handshake finished, rejects if it failed. */
+  handshake?(): Promise<unknown>;
+}
+
+/** What the ingest loop needs of a listener (`Deno.Listener` has it). */
+export interface IngestListener {
+  /** The address being listened on. */
+  readonly addr: Deno.Addr;
+  /** The next connection. */
+  accept(): Promise<IngestConn>;
+  /** Stops listening. */
+  close(): void;
+}
 
 /** Counters an ingest server keeps, for metrics. */
 export interface IngestStats {
@@ -54,6 +83,18 @@ export interface IngestOptions {
    * sends time out there) rather than being closed unread. Default 10000.
    */
   maxConnections?: number;
+  /**
+   * Most connections open at once from one address; a further one is closed
+   * before anything is read, so one address cannot take every slot.
+   * 0: no limit. Default: `--max-connections-per-ip`'s.
+   */
+  maxConnectionsPerIp?: number;
+  /**
+   * A connection older than this is closed after its current frame (at
+   * once when between frames), so a peer cannot keep a slot by trickling
+   * documents. 0: no limit. Default: `--max-connection-age`'s.
+   */
+  maxConnectionAgeMs?: number;
   /** Peers outside these networks are closed before anything is read. */
   allowFrom?: AllowList;
   /** Receives each DATA line. */
@@ -132,19 +173,21 @@ export class IngestServer {
     accepted: 0,
     rejected: {},
   };
-  readonly #listener: Deno.Listener;
+  readonly #listener: IngestListener;
   readonly #options: IngestOptions;
   readonly #log: Logger;
   readonly #now: () => number;
-  readonly #conns = new Set<Deno.Conn>();
+  readonly #conns = new Set<IngestConn>();
+  readonly #perIp = new Map<string, number>();
   readonly #decoder = new TextDecoder("utf-8", { fatal: true });
   #closing = false;
   #idle: PromiseWithResolvers<void> | undefined;
   #slot: PromiseWithResolvers<void> | undefined;
   #warnedFullAt = -Infinity;
+  #warnedIpAt = -Infinity;
 
   /** Builds a server over an open listener. */
-  constructor(listener: Deno.Listener, options: IngestOptions) {
+  constructor(listener: IngestListener, options: IngestOptions) {
     this.#listener = listener;
     this.#options = options;
     this.#log = options.log ?? silentLogger;
@@ -179,7 +222,7 @@ export class IngestServer {
         await this.#slot.promise;
         continue;
       }
-      let conn: Deno.Conn;
+      let conn: IngestConn;
       try {
         conn = await this.#listener.accept();
       } catch (error) {
@@ -190,7 +233,7 @@ export class IngestServer {
         continue;
       }
       this.stats.connections++;
-      if (!this.#allowed(conn)) continue;
+      if (!this.#allowed(conn) || !this.#withinIpLimit(conn)) continue;
       this.#handle(conn);
     }
   }
@@ -218,7 +261,31 @@ export class IngestServer {
     clearTimeout(timer);
   }
 
-  #allowed(conn: Deno.Conn): boolean {
+  #withinIpLimit(conn: IngestConn): boolean {
+    const limit = this.#options.maxConnectionsPerIp ??
+      SERVER_OPTIONS.maxConnectionsPerIp.default;
+    if (limit === 0) return true;
+    const { hostname, port } = conn.remoteAddr as Deno.NetAddr;
+    const ip = normalizeIp(hostname);
+    const open = this.#perIp.get(ip) ?? 0;
+    if (open < limit) return true;
+    // Closed unread: the sender sees no acknowledgement and sends again.
+    closeQuietly(conn);
+    this.stats.rejected.per_ip_limit = (this.stats.rejected.per_ip_limit ??
+      0) + 1;
+    const line = `Refused a connection from ${
+      formatHostPort({ host: ip, port })
+    }: ${open} open from that address (--max-connections-per-ip)`;
+    if (this.#now() - this.#warnedIpAt >= 10_000) {
+      this.#warnedIpAt = this.#now();
+      this.#log.warn(line);
+    } else {
+      this.#log.debug(line);
+    }
+    return false;
+  }
+
+  #allowed(conn: IngestConn): boolean {
     const allowFrom = this.#options.allowFrom;
     if (allowFrom === undefined) return true;
     const { hostname, port } = conn.remoteAddr as Deno.NetAddr;
@@ -234,12 +301,13 @@ export class IngestServer {
     return false;
   }
 
-  async #handle(conn: Deno.Conn): Promise<void> {
+  async #handle(conn: IngestConn): Promise<void> {
     this.#conns.add(conn);
     this.stats.active = this.#conns.size;
     const remote = conn.remoteAddr as Deno.NetAddr;
     const ip = normalizeIp(remote.hostname);
     const port = remote.port;
+    this.#perIp.set(ip, (this.#perIp.get(ip) ?? 0) + 1);
     // Frames are views into `buffer`: #accept is done with them before the
     // next read reuses it.
     const parser = new NetstringParser({
@@ -262,6 +330,16 @@ export class IngestServer {
       closeQuietly(conn);
     };
     let timer = setTimeout(expire, idleMs);
+    const ageMs = this.#options.maxConnectionAgeMs ??
+      SERVER_OPTIONS.maxConnectionAgeMs.default;
+    // Past its age a connection ends at the next frame boundary: now if it
+    // is between frames, else once the frame in progress completes.
+    let old = false;
+    const retire = () => {
+      old = true;
+      if (parser.idle) closeQuietly(conn);
+    };
+    const ageTimer = ageMs > 0 ? setTimeout(retire, ageMs) : undefined;
     const buffer = new Uint8Array(READ_BUFFER_BYTES);
     let reason: RejectReason | undefined;
     let detail = "";
@@ -287,7 +365,12 @@ export class IngestServer {
       });
     };
     const batch: { count: number; durable?: Promise<unknown> } = { count: 0 };
+    let handshaken = false;
     try {
+      // The handshake runs under the idle timer: a peer that stalls it is
+      // closed like one that stalls a frame, and it held a slot meanwhile.
+      await conn.handshake?.();
+      handshaken = true;
       while (true) {
         const full = this.#options.room?.();
         if (full) await full;
@@ -306,18 +389,27 @@ export class IngestServer {
               throw new RejectedFrame();
             }
             deadline = Date.now() + idleMs;
+            if (old) throw new RejectedFrame();
           });
         } finally {
           answer(batch.count, batch.durable);
         }
       }
     } catch (error) {
-      if (error instanceof NetstringError) {
+      if (
+        old && !timedOut && reason === undefined &&
+        !(error instanceof NetstringError)
+      ) {
+        reason = "max_age";
+        detail = `open longer than ${ageMs} ms (--max-connection-age)`;
+      } else if (error instanceof NetstringError) {
         reason = timedOut ? "idle_timeout" : error.reason;
         detail = error.message;
       } else if (timedOut) {
         reason = "idle_timeout";
-        detail = `no complete frame within ${idleMs} ms`;
+        detail = conn.handshake && !handshaken
+          ? `TLS handshake not finished within ${idleMs} ms`
+          : `no complete frame within ${idleMs} ms`;
       } else if (!(error instanceof RejectedFrame) && !this.#closing) {
         this.#log.debug(
           `Connection from ${ip}:${port} failed: ${(error as Error).message}`,
@@ -325,17 +417,24 @@ export class IngestServer {
       }
     } finally {
       clearTimeout(timer);
-      if (reason !== undefined && reason !== "idle_timeout") {
+      if (
+        reason !== undefined && reason !== "idle_timeout" &&
+        reason !== "max_age"
+      ) {
         const refusal = errAnswer(reason);
         answering = answering.then(() =>
           broken ? undefined : writeQuietly(conn, refusal)
         );
       }
+      clearTimeout(ageTimer);
       const waitMs = this.#options.storeWaitMs ??
         SERVER_OPTIONS.storeWaitMs.default;
       if (waitMs > 0) await settleWithin(answering, waitMs);
       closeQuietly(conn);
       this.#conns.delete(conn);
+      const left = (this.#perIp.get(ip) ?? 1) - 1;
+      if (left > 0) this.#perIp.set(ip, left);
+      else this.#perIp.delete(ip);
       this.stats.active = this.#conns.size;
       this.#slot?.resolve();
       if (this.#conns.size === 0) this.#idle?.resolve();
@@ -343,8 +442,9 @@ export class IngestServer {
     if (reason !== undefined) {
       this.stats.rejected[reason] = (this.stats.rejected[reason] ?? 0) + 1;
       const line = `Closed connection from ${ip}:${port}: ${detail}`;
-      if (reason === "idle_timeout") this.#log.debug(line);
-      else this.#log.warn(line);
+      if (reason === "idle_timeout" || reason === "max_age") {
+        this.#log.debug(line);
+      } else this.#log.warn(line);
     }
   }
 
@@ -409,7 +509,7 @@ async function settleWithin(promise: Promise<unknown>, ms: number) {
 class RejectedFrame extends Error {}
 
 /** Writes all of `data`; a peer that closed (the originals') is ignored. */
-async function writeQuietly(conn: Deno.Conn, data: Uint8Array) {
+async function writeQuietly(conn: IngestConn, data: Uint8Array) {
   try {
     await writeAll(conn, data);
   } catch {
@@ -417,7 +517,7 @@ async function writeQuietly(conn: Deno.Conn, data: Uint8Array) {
   }
 }
 
-function closeQuietly(conn: Deno.Conn) {
+function closeQuietly(conn: IngestConn) {
   try {
     conn.close();
   } catch {

@@ -134,6 +134,24 @@ export const SERVER_OPTIONS = {
     help: "most connections served at once; further peers wait in the " +
       "listen backlog until one closes",
   }),
+  maxConnectionsPerIp: number({
+    name: "max-connections-per-ip",
+    default: 5000,
+    max: 1_000_000,
+    integer: true,
+    env: ["ETH_SERVER_MAX_CONNECTIONS_PER_IP"],
+    help: "most connections open at once from one address; a further one " +
+      "is closed unread (0: no limit; the default is half of the default " +
+      "--max-connections: lower both together)",
+  }),
+  maxConnectionAgeMs: seconds({
+    name: "max-connection-age",
+    default: 300,
+    max: 86400,
+    env: ["ETH_SERVER_MAX_CONNECTION_AGE"],
+    help: "close a connection this old after its current frame, so no peer " +
+      "keeps a slot for good (0: never)",
+  }),
   tlsCert: text({
     name: "tls-cert",
     value: "FILE",
@@ -184,6 +202,10 @@ export interface ServerConfig extends CommonConfig {
   maxFrameBytes: number;
   idleTimeoutMs: number;
   maxConnections: number;
+  /** Most connections open at once from one address; 0 no limit. */
+  maxConnectionsPerIp: number;
+  /** A connection this old, in ms, is closed after its frame; 0 never. */
+  maxConnectionAgeMs: number;
   /** Serve TLS with this PEM certificate chain and key. */
   tls?: { certFile: string; keyFile: string };
   /** Networks (CIDR) peers may connect from; empty allows any. */
@@ -224,6 +246,8 @@ function configure(
     maxFrameBytes: v.maxFrameBytes,
     idleTimeoutMs: v.idleTimeoutMs,
     maxConnections: v.maxConnections,
+    maxConnectionsPerIp: v.maxConnectionsPerIp,
+    maxConnectionAgeMs: v.maxConnectionAgeMs,
     tls: tlsCert && tlsKey ? { certFile: tlsCert, keyFile: tlsKey } : undefined,
     allowFrom: v.allowFrom,
     metricsPort: v.metricsPort,

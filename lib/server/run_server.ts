@@ -7,7 +7,8 @@
 import { AllowList } from "./cidr.ts";
 import { ConfigError } from "../shared/options.ts";
 import { type ServerConfig } from "./options.ts";
-import { IngestServer } from "./ingest.ts";
+import { type IngestListener, IngestServer } from "./ingest.ts";
+import { TlsListener } from "./tls_listener.ts";
 import type { MainContext } from "../shared/run_main.ts";
 import { LineWriter } from "./output.ts";
 import { ServerMetrics, serveServerHealth } from "./server_metrics.ts";
@@ -40,6 +41,8 @@ export async function runServer(
     maxFrameBytes: config.maxFrameBytes,
     idleTimeoutMs: config.idleTimeoutMs,
     maxConnections: config.maxConnections,
+    maxConnectionsPerIp: config.maxConnectionsPerIp,
+    maxConnectionAgeMs: config.maxConnectionAgeMs,
     allowFrom: config.allowFrom.length > 0
       ? AllowList.parse(config.allowFrom)
       : undefined,
@@ -69,12 +72,13 @@ export async function runServer(
 }
 
 /**
- * Opens the server's listener: TLS when `--tls-cert`/`--tls-key` are set,
+ * Opens the server's listener: TLS when `--tls-cert`/`--tls-key` are set
+ * (a {@linkcode TlsListener}, whose stalled handshakes can be closed),
  * plain TCP otherwise. Unreadable key material is a configuration error.
  */
 export async function openListener(
   config: Pick<ServerConfig, "host" | "port" | "tls">,
-): Promise<Deno.Listener> {
+): Promise<IngestListener> {
   const { host: hostname, port, tls } = config;
   if (tls === undefined) {
     try {
@@ -99,9 +103,11 @@ export async function openListener(
   const cert = await read("--tls-cert", tls.certFile);
   const key = await read("--tls-key", tls.keyFile);
   try {
-    return Deno.listenTls({ hostname, port, cert, key });
+    return await TlsListener.listen({ hostname, port, cert, key });
   } catch (error) {
-    if (!(error instanceof Deno.errors.InvalidData)) throw error;
+    if ((error as { code?: string }).code === "EADDRINUSE") {
+      throw new Error(`${hostname}:${port}: ${(error as Error).message}`);
+    }
     throw new ConfigError(
       `Cannot use --tls-cert/--tls-key: ${(error as Error).message}`,
     );

@@ -56,6 +56,12 @@ export interface Option<T> {
   readonly shown: string;
   /** Turns what was given (flag or environment) into the value. */
   readonly parse: (raw: string | string[] | boolean) => T;
+  /**
+   * A secret (password, URL with credentials): it may also come from a file,
+   * named by `--<name>-file` or by `<VAR>_FILE` for each of its environment
+   * variables, as container platforms mount secrets; it is never shown.
+   */
+  readonly secret?: boolean;
 }
 
 /** A program's option table: config field name → option. */
@@ -73,6 +79,8 @@ export interface Described {
   env?: readonly string[];
   value?: string;
   help: string;
+  /** See {@linkcode Option.secret}. */
+  secret?: boolean;
 }
 
 /** A boolean switch, off unless given. */
@@ -103,7 +111,7 @@ export function text(
     ...rest,
     type: "string",
     default: fallback,
-    shown: shown ?? fallback ?? "",
+    shown: rest.secret ? "" : shown ?? fallback ?? "",
     parse: (v) =>
       fallback !== undefined ? String(v) : (v === "" ? undefined : String(v)),
   };
@@ -231,17 +239,53 @@ export type CommonConfig = Omit<OptionValues<typeof COMMON_OPTIONS>, "help">;
 const TRUE = new Set(["1", "true", "yes", "on"]);
 const FALSE = new Set(["", "0", "false", "no", "off"]);
 
+/** Reads a secret file; injectable for tests. */
+export type ReadSecretFile = (path: string) => string;
+
+/** Options for {@linkcode parseOptions}. */
+export interface ParseOptions {
+  /** Reads `--<name>-file` and `<VAR>_FILE` files. Default: the file system. */
+  readFile?: ReadSecretFile;
+}
+
+const given = new WeakMap<object, ReadonlySet<string>>();
+
+/**
+ * The keys of `values` (as returned by {@linkcode parseOptions}) that a flag
+ * or an environment variable set, as opposed to their defaults.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { givenKeys, parseOptions, port } from "./options.ts";
+ *
+ * const table = {
+ *   a: port({ name: "a", default: 1, help: "a" }),
+ *   b: port({ name: "b", env: ["B"], default: 2, help: "b" }),
+ * };
+ * const values = parseOptions(table, ["--a", "1"], {});
+ * assert.deepEqual([...givenKeys(values)], ["a"]);
+ * ```
+ */
+export function givenKeys(values: object): ReadonlySet<string> {
+  return given.get(values) ?? new Set();
+}
+
 /**
  * Parses `args`, then fills options not given from `env`, then from their
- * defaults. Unknown flags and stray positional arguments are errors.
+ * defaults. Unknown flags and stray positional arguments are errors. A
+ * secret option is looked up as `--<name>`, `--<name>-file`, then for each
+ * of its variables `<VAR>` and `<VAR>_FILE`; a file's trailing line breaks
+ * are dropped.
  */
 export function parseOptions<T extends OptionTable>(
   table: T,
   args: readonly string[],
   env: Env,
+  { readFile = readSecretFile }: ParseOptions = {},
 ): OptionValues<T> {
   const specs = Object.values(table);
-  let parsed;
+  let parsed: Record<string, string | boolean | string[] | undefined>;
   try {
     parsed = parseArgs({
       args: [...args],
@@ -249,26 +293,59 @@ export function parseOptions<T extends OptionTable>(
       allowPositionals: false,
       allowNegative: false,
       options: Object.fromEntries(
-        specs.map((s) => [s.name, {
-          type: s.type,
-          multiple: s.multiple ?? false,
-          ...(s.short ? { short: s.short } : {}),
-        }]),
+        specs.flatMap((s) => [
+          [s.name, {
+            type: s.type,
+            multiple: s.multiple ?? false,
+            ...(s.short ? { short: s.short } : {}),
+          }],
+          ...(s.secret ? [[`${s.name}-file`, { type: "string" }]] : []),
+        ]),
       ),
-    }).values;
+    }).values as typeof parsed;
   } catch (error) {
     throw new ConfigError((error as Error).message.split("\n")[0]);
   }
   const out: Record<string, unknown> = {};
+  const set = new Set<string>();
+  const secretFile = (what: string, path: string) => {
+    try {
+      return readFile(path).replace(/(\r?\n)+$/, "");
+    } catch (error) {
+      // The path is not secret; the file's contents are never quoted.
+      throw new ConfigError(
+        `Cannot read ${what} ${path}: ${(error as Error).message}`,
+      );
+    }
+  };
   for (const [key, spec] of Object.entries(table)) {
     let raw = parsed[spec.name] as string | boolean | string[] | undefined;
-    if (raw === undefined) {
-      const name = spec.env?.find((n) => env[n] !== undefined);
-      if (name !== undefined) raw = fromEnv(spec, name, env[name]!);
+    const file = spec.secret
+      ? parsed[`${spec.name}-file`] as string | undefined
+      : undefined;
+    if (raw !== undefined && file !== undefined) {
+      throw new ConfigError(
+        `Give --${spec.name} or --${spec.name}-file, not both`,
+      );
     }
+    if (file !== undefined) raw = secretFile(`--${spec.name}-file`, file);
+    for (const name of raw === undefined ? spec.env ?? [] : []) {
+      if (env[name] !== undefined) {
+        raw = fromEnv(spec, name, env[name]!);
+      } else if (spec.secret && env[`${name}_FILE`] !== undefined) {
+        raw = secretFile(`${name}_FILE`, env[`${name}_FILE`]!);
+      }
+      if (raw !== undefined) break;
+    }
+    if (raw !== undefined) set.add(key);
     out[key] = raw === undefined ? spec.default : spec.parse(raw);
   }
+  given.set(out, set);
   return out as OptionValues<T>;
+}
+
+function readSecretFile(path: string): string {
+  return Deno.readTextFileSync(path);
 }
 
 function fromEnv(spec: Option<unknown>, name: string, raw: string) {
@@ -325,6 +402,11 @@ export function helpText(
       s.shown !== "" ? `default: ${s.shown}` : "",
       s.multiple ? "repeatable or comma-separated" : "",
       s.env?.length ? `env: ${s.env.join(", ")}` : "",
+      s.secret
+        ? `or from a file: --${s.name}-file FILE${
+          s.env?.length ? `, ${s.env.map((e) => `${e}_FILE`).join(", ")}` : ""
+        }`
+        : "",
     ].filter(Boolean).join("; ");
     return [flag, s.help, notes ? `[${notes}]` : ""];
   });

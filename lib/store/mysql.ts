@@ -15,6 +15,7 @@ import {
   parseFlags,
 } from "./batch.ts";
 import { toBlockRecord, toClientRecord } from "./rows.ts";
+import { isCertificateError } from "./tls.ts";
 import { ETHEREUM_DATA_DDL, MYSQL_OWN_DDL } from "./schema.ts";
 import {
   type BlockRecord,
@@ -53,12 +54,16 @@ interface Header {
   affectedRows: number;
 }
 
-/** Says where a MySQL store is, without its password. */
+/** Says where a MySQL store is, and how it is reached; never its password. */
 export function describeMysql(config: MysqlConfig): string {
-  return `MySQL ${config.user}@${config.host}:${config.port}/${config.database}`;
+  const { tls } = config;
+  return `MySQL ${config.user}@${config.host}:${config.port}/${config.database}${
+    tls ? ` over TLS${tls.caSource ? ` (CA ${tls.caSource})` : ""}` : ""
+  }`;
 }
 
 function createPool(config: MysqlConfig, connectionLimit: number) {
+  const { tls } = config;
   return mysql.createPool({
     host: config.host,
     port: config.port,
@@ -66,6 +71,13 @@ function createPool(config: MysqlConfig, connectionLimit: number) {
     password: config.password,
     database: config.database,
     connectionLimit,
+    // The server's certificate must chain to `ca` (or the system's CAs) and
+    // name the host: encryption to an impostor protects nothing.
+    ssl: tls && {
+      ...(tls.ca ? { ca: tls.ca } : {}),
+      rejectUnauthorized: true,
+      verifyIdentity: true,
+    },
     // Our batches are one round trip; every value is still escaped by the
     // client (`?` placeholders), so no caller text becomes SQL.
     multipleStatements: true,
@@ -87,11 +99,37 @@ function errorKind(error: unknown): "unavailable" | "rejected" {
   return TRANSIENT_ERRNOS.has(e.errno) ? "unavailable" : "rejected";
 }
 
-function storeError(what: string, error: unknown): StoreError {
-  return new StoreError(`${what}: ${(error as Error).message}`, {
-    cause: error,
-    kind: errorKind(error),
-  });
+/** What to change when the error says access or TLS failed, or "". */
+function advice(config: MysqlConfig, error: unknown): string {
+  const e = error as { errno?: number; code?: string; message?: string };
+  if (e.errno === 1045) {
+    // MariaDB also answers a plaintext login to a TLS-only account so.
+    return `: check the user and set its password with ${
+      config.passwordFrom ?? "--mysql-pass-file"
+    }${config.tls ? "" : " (or add --mysql-tls if the server requires TLS)"}`;
+  }
+  // MariaDB's and MySQL's refusals of a plaintext connection.
+  if (e.errno === 3159 || /secure transport/i.test(e.message ?? "")) {
+    return ": the server requires TLS: add --mysql-tls";
+  }
+  if (config.tls && isCertificateError(e)) {
+    return `: the server's certificate is not trusted${
+      config.tls.caSource ? ` by ${config.tls.caSource}` : ""
+    }: check --mysql-ca`;
+  }
+  return "";
+}
+
+function storeError(
+  what: string,
+  error: unknown,
+  config?: MysqlConfig,
+): StoreError {
+  const message = String((error as Error).message).split("\n")[0];
+  return new StoreError(
+    `${what}: ${message}${config ? advice(config, error) : ""}`,
+    { cause: error, kind: errorKind(error) },
+  );
 }
 
 /**
@@ -108,10 +146,12 @@ export class MysqlWriter implements StoreWriter {
   readonly #pool: mysql.Pool;
   readonly #nonce = crypto.randomUUID();
   readonly #describe: string;
+  readonly #config: MysqlConfig;
 
-  private constructor(pool: mysql.Pool, describe: string) {
+  private constructor(pool: mysql.Pool, config: MysqlConfig) {
     this.#pool = pool;
-    this.#describe = describe;
+    this.#describe = describeMysql(config);
+    this.#config = config;
   }
 
   /**
@@ -131,9 +171,9 @@ export class MysqlWriter implements StoreWriter {
       await ensureTables(pool, log);
     } catch (error) {
       await pool.end().catch(() => {});
-      throw storeError(`Cannot prepare ${where}`, error);
+      throw storeError(`Cannot prepare ${where}`, error, config);
     }
-    return new MysqlWriter(pool, where);
+    return new MysqlWriter(pool, config);
   }
 
   /** Saves a batch in one transaction; see {@linkcode StoreWriter.save}. */
@@ -144,7 +184,7 @@ export class MysqlWriter implements StoreWriter {
     try {
       conn = await this.#pool.getConnection();
     } catch (error) {
-      throw storeError(`Cannot reach ${this.#describe}`, error);
+      throw storeError(`Cannot reach ${this.#describe}`, error, this.#config);
     }
     try {
       const firsts = await this.#save(conn, id, docs);
@@ -292,11 +332,13 @@ async function ensureTables(pool: mysql.Pool, log: Logger): Promise<void> {
 export class MysqlReader implements StoreReader {
   readonly #pool: mysql.Pool;
   readonly #describe: string;
+  readonly #config: MysqlConfig;
 
   /** A reader with its own small pool (connections are made on use). */
   constructor(config: MysqlConfig) {
     this.#pool = createPool(config, 2);
     this.#describe = describeMysql(config);
+    this.#config = config;
   }
 
   async #rows(sql: string, params: unknown[] = []): Promise<Row[]> {
@@ -308,7 +350,7 @@ export class MysqlReader implements StoreReader {
       return rows as Row[];
     } catch (error) {
       if ((error as { errno?: number }).errno === 1146) return [];
-      throw storeError(`Cannot read ${this.#describe}`, error);
+      throw storeError(`Cannot read ${this.#describe}`, error, this.#config);
     }
   }
 

@@ -19,6 +19,7 @@ import { Redis } from "ioredis";
 import { type RedisConfig } from "./options.ts";
 import { type Logger, silentLogger } from "../shared/log.ts";
 import { batchId, parseFlags } from "./batch.ts";
+import { isCertificateError } from "./tls.ts";
 import {
   type BlockRecord,
   type ClientRecord,
@@ -45,11 +46,14 @@ export function redisKeys(prefix = "") {
   };
 }
 
-/** Says where a Redis store is. */
+/** Says where a Redis store is, and how it is reached; never its password. */
 export function describeRedis(config: RedisConfig): string {
-  return `Redis ${config.host}:${config.port}/${config.db}${
+  const { tls } = config;
+  return `Redis ${
+    config.username ? `${config.username}@` : ""
+  }${config.host}:${config.port}/${config.db}${
     config.keyPrefix ? ` (keys ${config.keyPrefix}eth:*)` : ""
-  }`;
+  }${tls ? ` over TLS${tls.caSource ? ` (CA ${tls.caSource})` : ""}` : ""}`;
 }
 
 /**
@@ -80,11 +84,19 @@ redis.call('SET', KEYS[7], results, 'EX', ARGV[1])
 return results
 `;
 
+/** The last connection error a client reported, to explain a failure. */
+const lastErrors = new WeakMap<Redis, Error>();
+
 function createClient(config: RedisConfig, log: Logger): Redis {
+  const { tls } = config;
   const client = new Redis({
     host: config.host,
     port: config.port,
     db: config.db,
+    username: config.username,
+    password: config.password,
+    // Verified against `ca` (or the system's CAs) and the host name.
+    tls: tls && { ...(tls.ca ? { ca: tls.ca } : {}), rejectUnauthorized: true },
     lazyConnect: true,
     connectTimeout: CONNECT_TIMEOUT_MS,
     commandTimeout: COMMAND_TIMEOUT_MS,
@@ -97,28 +109,76 @@ function createClient(config: RedisConfig, log: Logger): Redis {
   });
   // Without a listener ioredis prints every connection error to the console.
   client.on("error", (error: Error) => {
+    lastErrors.set(client, error);
     log.debug(`${describeRedis(config)}: ${error.message}`);
   });
   return client;
 }
 
-function storeError(what: string, error: unknown): StoreError {
-  // Only a script error means Redis answered and refused this data.
-  const rejected = (error as Error).name === "ReplyError" &&
-    !/^(LOADING|BUSY|READONLY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|NOAUTH|OOM)/
-      .test((error as Error).message);
-  return new StoreError(`${what}: ${(error as Error).message}`, {
-    cause: error,
-    kind: rejected ? "rejected" : "unavailable",
-  });
+/** What to change when the error says AUTH or TLS failed, or "". */
+function advice(config: RedisConfig, error: Error): string {
+  if (/^(NOAUTH|WRONGPASS)/.test(error.message)) {
+    return `: set the password with ${
+      config.passwordFrom ?? "--redis-pass-file"
+    }${config.username ? "" : " (and --redis-user for an ACL user)"}`;
+  }
+  if (config.tls && isCertificateError(error)) {
+    return `: the server's certificate is not trusted${
+      config.tls.caSource ? ` by ${config.tls.caSource}` : ""
+    }: check --redis-ca`;
+  }
+  if (
+    !config.tls && /EPIPE|ECONNRESET|closed before Redis/.test(error.message)
+  ) {
+    return " (add --redis-tls if the server requires TLS)";
+  }
+  return "";
 }
 
-async function connect(client: Redis, where: string): Promise<void> {
+function storeError(
+  what: string,
+  error: unknown,
+  config?: RedisConfig,
+): StoreError {
+  // Only a script error means Redis answered and refused this data.
+  const rejected = (error as Error).name === "ReplyError" &&
+    !/^(LOADING|BUSY|READONLY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|NOAUTH|WRONGPASS|NOPERM|OOM)/
+      .test((error as Error).message);
+  return new StoreError(
+    `${what}: ${(error as Error).message}${
+      config ? advice(config, error as Error) : ""
+    }`,
+    { cause: error, kind: rejected ? "rejected" : "unavailable" },
+  );
+}
+
+/**
+ * ioredis rejects a failed connection with "Connection is closed." or "Reached
+ * the max retries per request limit"; the reason came as an event.
+ */
+function explained(client: Redis, error: unknown): unknown {
+  const vague = (e: unknown) =>
+    /Connection is closed|max retries per request/.test((e as Error).message);
+  if (!vague(error)) return error;
+  const last = lastErrors.get(client);
+  return last && !vague(last)
+    ? last
+    : new Error("the connection closed before Redis answered", {
+      cause: error,
+    });
+}
+
+async function connect(client: Redis, config: RedisConfig): Promise<void> {
+  lastErrors.delete(client);
   try {
     await client.connect();
   } catch (error) {
     client.disconnect();
-    throw storeError(`Cannot reach ${where}`, error);
+    throw storeError(
+      `Cannot reach ${describeRedis(config)}`,
+      explained(client, error),
+      config,
+    );
   }
 }
 
@@ -146,7 +206,7 @@ export class RedisWriter implements StoreWriter {
     { log = silentLogger }: { log?: Logger } = {},
   ): Promise<RedisWriter> {
     const client = createClient(config, log);
-    await connect(client, describeRedis(config));
+    await connect(client, config);
     return new RedisWriter(client, config);
   }
 
@@ -204,12 +264,14 @@ export class RedisReader implements StoreReader {
   readonly #client: Redis;
   readonly #keys;
   readonly #describe: string;
+  readonly #config: RedisConfig;
 
   /** A reader; it connects on first use and reconnects by itself. */
   constructor(config: RedisConfig, { log = silentLogger } = {}) {
     this.#client = createClient(config, log);
     this.#keys = redisKeys(config.keyPrefix);
     this.#describe = describeRedis(config);
+    this.#config = config;
   }
 
   async #do<T>(fn: (client: Redis) => Promise<T>): Promise<T> {
@@ -219,7 +281,11 @@ export class RedisReader implements StoreReader {
       }
       return await fn(this.#client);
     } catch (error) {
-      throw storeError(`Cannot read ${this.#describe}`, error);
+      throw storeError(
+        `Cannot read ${this.#describe}`,
+        explained(this.#client, error),
+        this.#config,
+      );
     }
   }
 

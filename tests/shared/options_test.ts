@@ -140,8 +140,14 @@ Deno.test("server: store flags and ETH_SERVER_* environment", () => {
       user: "eth_user",
       password: "",
       database: "eth",
+      passwordFrom: "--mysql-pass-file, ETH_SERVER_MYSQL_PASS_FILE",
     },
-    redis: { host: "cache", port: 6379, db: 0 },
+    redis: {
+      host: "cache",
+      port: 6379,
+      db: 0,
+      passwordFrom: "--redis-pass-file, ETH_SERVER_REDIS_PASS_FILE",
+    },
   });
 });
 
@@ -175,10 +181,18 @@ Deno.test("stats: the original environment variables", () => {
       host: "rds",
       port: 3306,
       user: "eth_user",
-      password: "eth_password",
+      // No built-in password: the Flask API's `eth_password` is not assumed.
+      password: "",
       database: "eth",
+      passwordFrom:
+        "--mysql-pass-file, ETH_STATS_MYSQL_PASS_FILE, MYSQL_PASS_FILE",
     },
-    redis: { host: "cache", port: 6379, db: 0 },
+    redis: {
+      host: "cache",
+      port: 6379,
+      db: 0,
+      passwordFrom: "--redis-pass-file, ETH_STATS_REDIS_PASS_FILE",
+    },
   });
 });
 

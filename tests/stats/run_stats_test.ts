@@ -30,7 +30,12 @@ Deno.test("stats.ts --help lists every option with its default and environment",
 
 Deno.test("stats.ts: bad configuration exits 2 with one clear line", async () => {
   const cases: [string[], RegExp][] = [
-    [["--no-store"], /needs a store to read; --no-store stores nothing/],
+    // Not a stats option (nor listed in its --help): it would read nothing.
+    [["--no-store"], /Unknown option '--no-store'/],
+    [
+      ["--mysql-host", "db"],
+      /--mysql-host .* is set but MySQL is not in use: add --use-mysql/,
+    ],
     [["--port", "99999"], /--port must be an integer from 0 to 65535/],
     [["--stale-after", "soon"], /--stale-after must be a number/],
   ];

@@ -19,6 +19,7 @@ Deno.test("store flags: an empty MySQL password is allowed", () => {
     user: "eth_user",
     password: "",
     database: "eth",
+    passwordFrom: "--mysql-pass-file, ETH_SERVER_MYSQL_PASS_FILE",
   });
   assert.equal(c.store.sqlitePath, undefined);
 });
