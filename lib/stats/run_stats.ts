@@ -13,8 +13,10 @@ import type { MainContext } from "../shared/run_main.ts";
 import type { Registry } from "../shared/metrics.ts";
 import { openReader } from "../store/mod.ts";
 import type { StoreReader } from "../store/types.ts";
+import { BlockTemplate } from "../shared/template.ts";
 import { createStatsHandler } from "./handler.ts";
 import { STATS_OPTIONS } from "./options.ts";
+import { FleetLedger } from "./ledger.ts";
 
 /** Options for {@linkcode StatsServer.listen}. */
 export interface StatsServerOptions {
@@ -32,6 +34,10 @@ export interface StatsServerOptions {
   log?: Logger;
   /** Close `reader` when the server closes. Default false. */
   closeReader?: boolean;
+  /** Parses block numbers from the originals' payloads, for `/api/gaps`. */
+  template?: BlockTemplate;
+  /** The chain head, for `/api/gaps` up to it. */
+  head?: () => Promise<bigint | undefined>;
 }
 
 /**
@@ -53,14 +59,17 @@ export class StatsServer implements AsyncDisposable {
   readonly #server: Deno.HttpServer<Deno.NetAddr>;
   readonly #reader: StoreReader;
   readonly #closeReader: boolean;
+  readonly #ledger: FleetLedger;
   #closed: Promise<void> | undefined;
 
   private constructor(
     server: Deno.HttpServer<Deno.NetAddr>,
     reader: StoreReader,
     closeReader: boolean,
+    ledger: FleetLedger,
   ) {
     this.#server = server;
+    this.#ledger = ledger;
     this.#reader = reader;
     this.#closeReader = closeReader;
     this.addr = server.addr;
@@ -75,7 +84,24 @@ export class StatsServer implements AsyncDisposable {
     options: StatsServerOptions = {},
   ): StatsServer {
     const log = options.log ?? silentLogger;
+    const ledger = new FleetLedger(reader, {
+      template: options.template,
+      head: options.head,
+    });
+    // Reads the history once now, so the first answers need not.
+    const started = performance.now();
+    ledger.refresh().then(
+      () =>
+        log.info(
+          `Read ${ledger.documents} stored documents in ${
+            Math.round(performance.now() - started)
+          } ms`,
+        ),
+      (error) =>
+        log.warn(`Cannot read the stored documents yet: ${error.message}`),
+    );
     const handler = createStatsHandler(reader, {
+      ledger,
       staleAfterMs: options.staleAfterMs,
       cacheTtlMs: options.cacheTtlMs,
       registry: options.registry,
@@ -90,13 +116,19 @@ export class StatsServer implements AsyncDisposable {
         return new Response("Internal error\n", { status: 500 });
       },
     }, handler);
-    return new StatsServer(server, reader, options.closeReader ?? false);
+    return new StatsServer(
+      server,
+      reader,
+      options.closeReader ?? false,
+      ledger,
+    );
   }
 
   /** Stops accepting, lets requests in flight finish, closes the reader. */
   close(): Promise<void> {
     this.#closed ??= (async () => {
       await this.#server.shutdown();
+      await this.#ledger.idle();
       if (this.#closeReader) await this.#reader.close();
     })();
     return this.#closed;
@@ -125,6 +157,7 @@ export async function startStats(
     );
   }
   return StatsServer.listen(reader, {
+    template: await BlockTemplate.load(),
     hostname: config.host,
     port: config.port,
     staleAfterMs: config.staleAfterMs,
