@@ -7,7 +7,7 @@
  * @module
  */
 import { type Logger, silentLogger } from "../shared/log.ts";
-import { Registry } from "../shared/metrics.ts";
+import { registerProcessMetrics, Registry } from "../shared/metrics.ts";
 import { healthRoutes } from "../shared/health.ts";
 import type { StoreReader } from "../store/types.ts";
 import {
@@ -113,6 +113,7 @@ export function createStatsHandler(
   const staleAfterMs = options.staleAfterMs ??
     STATS_OPTIONS.staleAfterMs.default;
   const registry = options.registry ?? new Registry();
+  registerProcessMetrics(registry, "stats");
   const log = options.log ?? silentLogger;
   const now = options.now ?? Date.now;
   const cache = new AnswerCache({ ttlMs: options.cacheTtlMs ?? 0, now });
