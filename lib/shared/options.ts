@@ -264,17 +264,20 @@ export const COMMON_OPTIONS = {
   }),
   logLevel: choice({
     name: "log-level",
+    value: "LEVEL",
     values: ["debug", "info", "warn", "error"],
     default: "info",
     env: ["ETH_LOG_LEVEL"],
-    help: "least severe log lines written to stderr",
+    help: "least severe log lines written to stderr: debug, info, warn, error",
   }),
   logFormat: choice({
     name: "log-format",
+    value: "FORMAT",
     values: ["text", "json"],
     default: "text",
     env: ["ETH_LOG_FORMAT"],
-    help: "json: one object per line (time, level, program, msg, fields)",
+    help: "text, or json: one object per line (time, level, program, msg, " +
+      "fields)",
   }),
   waitMs: seconds({
     name: "wait",

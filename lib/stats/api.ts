@@ -208,6 +208,7 @@ export async function apiGaps(
     missing: blockNumber(report.missing),
     count: report.count,
     truncated: report.count > report.ranges.length,
+    complete: report.complete,
     ranges: report.ranges.map((r) => ({
       from: blockNumber(r.from),
       to: blockNumber(r.to),
@@ -226,7 +227,7 @@ export async function apiServers(
   search: URLSearchParams,
 ): Promise<Response> {
   queryParams(search, []);
-  const [stores] = await Promise.all([reader.health(), ledger.refresh()]);
+  const [stores] = await Promise.all([reader.health(), ledger.current()]);
   return jsonResponse({
     servers: ledger.servers().map((s) => ({
       server: s.server,

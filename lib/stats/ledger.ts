@@ -12,6 +12,8 @@ import type { BlockTemplate } from "../shared/template.ts";
 import { type BlockRange, RangeSet } from "./ranges.ts";
 
 const PAGE = 10_000;
+/** How long an answer waits for the first read of the history. */
+const FIRST_READ_WAIT_MS = 2000;
 
 /** What one server stored, as the servers panel shows it. */
 export interface ServerTally {
@@ -37,6 +39,8 @@ export interface GapReport {
   count: number;
   /** Missing block numbers in all. */
   missing: bigint;
+  /** False while the first read of the history is still under way. */
+  complete: boolean;
 }
 
 /** Options for {@linkcode FleetLedger}. */
@@ -85,6 +89,7 @@ export class FleetLedger {
   #refreshedAt = -Infinity;
   #lastHead: bigint | undefined;
   #missing = 0n;
+  #loaded = false;
 
   /** Follows `reader`; nothing is read until {@linkcode FleetLedger.refresh}. */
   constructor(reader: StoreReader, options: FleetLedgerOptions = {}) {
@@ -160,6 +165,33 @@ export class FleetLedger {
     }
     this.#mark = Math.max(this.#mark, top - window);
     this.#forget(this.#mark);
+    this.#loaded = true;
+  }
+
+  /** Whether the whole history has been read once. */
+  get complete(): boolean {
+    return this.#loaded;
+  }
+
+  /**
+   * Refreshes, but while the first read of a long history runs (a minute
+   * for a million rows in MySQL) waits at most `FIRST_READ_WAIT_MS` and
+   * answers from what was read so far (`complete` false).
+   */
+  async current(): Promise<void> {
+    const refreshed = this.refresh();
+    if (this.#loaded) return await refreshed;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      await Promise.race([
+        refreshed,
+        new Promise((resolve) =>
+          timer = setTimeout(resolve, FIRST_READ_WAIT_MS)
+        ),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   #forget(below: number) {
@@ -196,7 +228,7 @@ export class FleetLedger {
    * Refreshes first.
    */
   async gaps(limit = Infinity): Promise<GapReport> {
-    await this.refresh();
+    await this.current();
     if (this.#head) {
       try {
         this.#lastHead = await this.#head() ?? this.#lastHead;
@@ -208,13 +240,19 @@ export class FleetLedger {
     const max = this.#blocks.max;
     if (from === undefined || max === undefined) {
       this.#missing = 0n;
-      return { head: this.#lastHead, ranges: [], count: 0, missing: 0n };
+      return {
+        head: this.#lastHead,
+        ranges: [],
+        count: 0,
+        missing: 0n,
+        complete: this.#loaded,
+      };
     }
     const to = this.#lastHead !== undefined && this.#lastHead > max
       ? this.#lastHead
       : max;
     const gaps = this.#blocks.gaps(from, to, limit);
     this.#missing = gaps.missing;
-    return { from, to, head: this.#lastHead, ...gaps };
+    return { from, to, head: this.#lastHead, ...gaps, complete: this.#loaded };
   }
 }

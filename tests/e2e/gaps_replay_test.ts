@@ -81,6 +81,7 @@ async function fleet(
       missing: 23,
       count: 3,
       truncated: false,
+      complete: true,
       ranges: [
         { from: 97, to: 97, blocks: 1 },
         { from: 99, to: 99, blocks: 1 },
@@ -113,6 +114,7 @@ async function fleet(
       missing: 0,
       count: 0,
       truncated: false,
+      complete: true,
       ranges: [],
     });
     const metrics = parseMetrics(

@@ -65,6 +65,7 @@ async function checkGaps(
     missing: 5,
     count: 3,
     truncated: false,
+    complete: true,
     ranges: [
       { from: 105, to: 107, blocks: 3 },
       { from: 120, to: 120, blocks: 1 },
