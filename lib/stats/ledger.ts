@@ -66,6 +66,7 @@ export interface FleetLedgerOptions {
  *
  * @example
  * ```ts ignore
+ * // Not run: needs a store (tests/stats/gaps_test.ts runs it).
  * import { FleetLedger } from "./ledger.ts";
  * const ledger = new FleetLedger(reader, { template });
  * await ledger.refresh();

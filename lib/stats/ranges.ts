@@ -27,11 +27,12 @@ export interface Gaps {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { RangeSet } from "./ranges.ts";
  * const set = new RangeSet();
  * for (const n of [1n, 2n, 3n, 7n, 8n, 10n]) set.add(n);
- * set.runs; // 3
- * set.gaps(1n, 12n).missing; // 5n (4-6, 9, 11-12)
+ * assert.equal(set.runs, 3);
+ * assert.equal(set.gaps(1n, 12n).missing, 6n); // 4-6, 9, 11-12
  * ```
  */
 export class RangeSet {

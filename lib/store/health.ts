@@ -11,10 +11,11 @@ import type { StoreHealth } from "./types.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { probeStore } from "./health.ts";
  * const h = await probeStore("sqlite", "SQLite eth.sqlite", () => Promise.reject(new Error("gone")));
- * h.up; // false
- * h.error; // "gone"
+ * assert.equal(h.up, false);
+ * assert.equal(h.error, "gone");
  * ```
  */
 export async function probeStore(
