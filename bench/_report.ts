@@ -8,7 +8,7 @@
 /** A target a scenario is judged against. */
 export interface Target {
   /** What is compared: the ratio to the baseline, or the rate itself. */
-  on: "ratio" | "rate" | "peakRssMB";
+  on: "ratio" | "rate" | "peakRssMB" | "p99Ms";
   /** `>=` for rates and ratios, `<=` for memory. */
   op: ">=" | "<=";
   value: number;
@@ -112,6 +112,8 @@ export function judge(result: ScenarioResult, target: Target): void {
     ? result.ratio
     : target.on === "rate"
     ? result.rate
+    : target.on === "p99Ms"
+    ? result.p99Ms
     : result.peakRssBytes === null
     ? undefined
     : result.peakRssBytes / 1e6;
@@ -132,7 +134,13 @@ function fmtTarget(r: ScenarioResult): string {
   if (r.skipped) return "skipped";
   const t = r.target;
   if (!t) return "";
-  const what = t.on === "ratio" ? "" : t.on === "rate" ? ` ${r.unit}` : " MB";
+  const what = t.on === "ratio"
+    ? ""
+    : t.on === "rate"
+    ? ` ${r.unit}`
+    : t.on === "p99Ms"
+    ? " ms p99"
+    : " MB";
   return `${t.met ? "met" : "MISSED"} (${t.op} ${
     fmtNumber(t.value, t.on === "ratio" ? 1 : 0)
   }${what})`;

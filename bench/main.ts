@@ -24,6 +24,7 @@ import { scenario1, scenario2, scenario3 } from "./scenarios/ingest.ts";
 import { scenario4 } from "./scenarios/micro.ts";
 import { scenario5 } from "./scenarios/stats_api.ts";
 import { scenario6 } from "./scenarios/resources.ts";
+import { scenario7 } from "./scenarios/stats_scale.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -44,7 +45,7 @@ if (values.help) {
   console.log(`Usage: deno task bench [options]
 
   --quick            about 2 s per load and one round (smoke test)
-  --only LIST        scenarios to run, e.g. 1,3 (default: 1-6)
+  --only LIST        scenarios to run, e.g. 1,3 (default: 1-7)
   --rounds N         baseline/ours pairs per comparison (default 3; quick 1)
   --duration S       seconds measured per load (default 5; quick 2)
   --concurrency N    clients of the load generator (default 32)
@@ -65,7 +66,7 @@ if (values.table) {
 
 const quick = values.quick!;
 const only = new Set(
-  (values.only ?? "1,2,3,4,5,6").split(",").map((s) => Number(s.trim())),
+  (values.only ?? "1,2,3,4,5,6,7").split(",").map((s) => Number(s.trim())),
 );
 const tmp = await Deno.makeTempDir({ prefix: "eth-bench-" });
 // Counting by the metrics port lets stdout go to /dev/null, as deployed.
@@ -94,6 +95,7 @@ const scenarios: [
   [4, scenario4],
   [5, scenario5],
   [6, scenario6],
+  [7, scenario7],
 ];
 
 const started = Date.now();

@@ -1,14 +1,23 @@
 /**
- * `deno task demo`: runs a server, a client and the stats API together on
- * the embedded store, printing where to look. Ctrl-C stops all three.
+ * `deno task demo [--sqlite-path FILE]`: runs a server, a client and the
+ * stats API together on the embedded store, printing where to look. Ctrl-C
+ * stops them all.
  *
- * The client polls `ETH_RPC_URL` when set, else public mainnet endpoints.
+ * The client polls `ETH_RPC_URL` when set. Otherwise the public mainnet
+ * endpoints are tried briefly, and when none answers (no internet) a local
+ * devnet (anvil from npm) is started instead, so blocks flow anywhere.
+ * Documents go to a fresh temporary directory unless `--sqlite-path` says
+ * otherwise. `ETH_DEMO_PUBLIC_RPC` replaces the public list (for tests).
  *
  * @module
  */
+import { parseArgs } from "node:util";
 import { DEFAULT_RPC_URLS } from "../lib/client/options.ts";
 import { abortableSleep } from "../lib/shared/async.ts";
 import { redactUrl } from "../lib/client/redact.ts";
+
+/** How long a public endpoint gets to answer before the devnet is used. */
+const PROBE_TIMEOUT_MS = 3000;
 
 const ROOT = new URL("../", import.meta.url);
 const PERMS = [
@@ -58,29 +67,123 @@ function spawn(program: string, args: string[]): Deno.ChildProcess {
 
 const say = (line: string) => console.error(`demo: ${line}`);
 
+/** Why `url` does not answer eth_blockNumber, or undefined when it does. */
+async function probe(url: string): Promise<string | undefined> {
+  try {
+    const response = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        jsonrpc: "2.0",
+        id: 1,
+        method: "eth_blockNumber",
+        params: [],
+      }),
+      signal: AbortSignal.timeout(PROBE_TIMEOUT_MS),
+    });
+    const body = await response.json().catch(() => undefined);
+    if (typeof body?.result === "string") return undefined;
+    return `HTTP ${response.status}`;
+  } catch (error) {
+    // The innermost reason: "Connection refused (os error 111)", a DNS
+    // failure, a timeout.
+    if ((error as Error).name === "TimeoutError") {
+      return `no answer in ${PROBE_TIMEOUT_MS / 1000} s`;
+    }
+    let inner = error as Error;
+    while (inner.cause instanceof Error) inner = inner.cause;
+    return inner.message.split("\n")[0].split(": ").at(-1);
+  }
+}
+
+/** Starts `deno task devnet` on a free port; resolves its RPC URL. */
+async function startDevnet(): Promise<string | undefined> {
+  const port = pickPort(8545);
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net",
+      "--allow-env",
+      "--allow-read",
+      "--allow-run",
+      "scripts/devnet.ts",
+      "--port",
+      String(port),
+      "--block-time",
+      "1",
+    ],
+    cwd: ROOT,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  children.push(child);
+  const lines = child.stdout.pipeThrough(new TextDecoderStream());
+  let text = "";
+  for await (const chunk of lines) {
+    text += chunk;
+    const m = /ETH_RPC_URL=(http\S+)/.exec(text);
+    if (m) {
+      lines.cancel().catch(() => {});
+      return m[1];
+    }
+  }
+  return undefined;
+}
+
+const { values: flags } = parseArgs({
+  args: Deno.args,
+  options: { "sqlite-path": { type: "string" } },
+});
+const children: Deno.ChildProcess[] = [];
+const sqlitePath = flags["sqlite-path"] ??
+  `${await Deno.makeTempDir({ prefix: "eth-demo-" })}/eth.sqlite`;
 const serverPort = pickPort(9999);
 const statsPort = pickPort(8080);
-const rpc = Deno.env.get("ETH_RPC_URL") ?? DEFAULT_RPC_URLS.join(",");
-const children: Deno.ChildProcess[] = [];
+let rpc = Deno.env.get("ETH_RPC_URL") || "";
+if (!rpc) {
+  const publicUrls = Deno.env.get("ETH_DEMO_PUBLIC_RPC")?.split(",") ??
+    DEFAULT_RPC_URLS;
+  const failures = await Promise.all(publicUrls.map(probe));
+  const working = publicUrls.filter((_, i) => failures[i] === undefined);
+  if (working.length > 0) rpc = working.join(",");
+  else {
+    say(
+      `no public endpoint answered (${
+        publicUrls.map((u, i) => `${redactUrl(u)}: ${failures[i]}`).join("; ")
+      }); starting a local devnet (anvil from npm). Set ETH_RPC_URL to use a node of yours.`,
+    );
+    const url = await startDevnet();
+    if (!url) {
+      say("the devnet did not start; see its message above");
+      Deno.exit(1);
+    }
+    rpc = url;
+  }
+}
 
 const server = spawn("server.ts", [
   "--host",
   "127.0.0.1",
   "--port",
   String(serverPort),
+  "--sqlite-path",
+  sqlitePath,
 ]);
 children.push(server);
 if (!await waitForPort(serverPort, server)) {
   say("the server did not start; see its message above");
   Deno.exit(1);
 }
-say(`server listening on 127.0.0.1:${serverPort}, storing into eth.sqlite`);
+say(`server listening on 127.0.0.1:${serverPort}, storing into ${sqlitePath}`);
 
 const stats = spawn("stats.ts", [
   "--host",
   "127.0.0.1",
   "--port",
   String(statsPort),
+  "--sqlite-path",
+  sqlitePath,
 ]);
 if (await waitForPort(statsPort, stats)) {
   children.push(stats);

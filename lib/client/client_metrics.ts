@@ -7,7 +7,11 @@
  */
 import type { BlockFollower } from "./follower.ts";
 import type { HeadGuard } from "./head_guard.ts";
-import { type Labels, Registry } from "../shared/metrics.ts";
+import {
+  type Labels,
+  registerProcessMetrics,
+  Registry,
+} from "../shared/metrics.ts";
 import type { PollerStats } from "./poller.ts";
 import type { WsHeads } from "./ws_heads.ts";
 
@@ -42,6 +46,7 @@ export function clientMetrics(
   },
 ): Registry {
   const r = registry ?? new Registry();
+  registerProcessMetrics(r, "client");
   if (acks) {
     r.collect(
       "eth_client_acks_total",

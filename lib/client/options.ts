@@ -6,9 +6,11 @@
  */
 import type { AckMode } from "./sender.ts";
 import {
+  blockNumber,
   type Command,
   COMMON_OPTIONS,
   type CommonConfig,
+  commonConfig,
   ConfigError,
   type Env,
   flag,
@@ -94,6 +96,23 @@ export const CLIENT_OPTIONS = {
     env: ["ETH_CLIENT_MAX_BACKFILL"],
     help: "most blocks sent when the head jumps; older ones are skipped",
   }),
+  fromBlock: blockNumber({
+    name: "from-block",
+    env: ["ETH_CLIENT_FROM_BLOCK"],
+    help:
+      "replay: send blocks from N (to --to-block, else the head), then exit",
+  }),
+  toBlock: blockNumber({
+    name: "to-block",
+    env: ["ETH_CLIENT_TO_BLOCK"],
+    help: "replay: last block to send (needs --from-block)",
+  }),
+  fillGaps: text({
+    name: "fill-gaps",
+    value: "STATS_URL",
+    env: ["ETH_CLIENT_FILL_GAPS"],
+    help: "replay: send the ranges STATS_URL/api/gaps lists, then exit",
+  }),
   stateFile: text({
     name: "state-file",
     value: "FILE",
@@ -157,6 +176,12 @@ export interface ClientConfig extends CommonConfig {
   rpcCooldownMs: number;
   /** Most documents sent for one jump of the head. */
   maxBackfill: number;
+  /** Replay from this block, then exit (servers keep only first copies). */
+  fromBlock?: bigint;
+  /** Last block of a replay; undefined: the chain head. */
+  toBlock?: bigint;
+  /** Replay the gaps a stats API at this URL lists, then exit. */
+  fillGaps?: string;
   /** Checkpoint file keeping the last block sent, if any. */
   stateFile?: string;
   /** No new head for this long (ms) is a warning and fails `/readyz`. */
@@ -195,8 +220,21 @@ function configure(
       `--ack ${JSON.stringify(v.ack)} must be auto, required or off`,
     );
   }
+  if (v.toBlock !== undefined && v.fromBlock === undefined) {
+    throw new ConfigError("--to-block needs --from-block");
+  }
+  if (
+    v.fromBlock !== undefined && v.toBlock !== undefined &&
+    v.toBlock < v.fromBlock
+  ) {
+    throw new ConfigError("--to-block is lower than --from-block");
+  }
+  if (v.fillGaps !== undefined && v.fromBlock !== undefined) {
+    throw new ConfigError("Give --fill-gaps or --from-block, not both");
+  }
   return {
     ...rest,
+    ...commonConfig(v),
     ack: v.ack as AckMode,
     servers: hosts.map((h) => parseHostPort(h, port)),
     tls: tls || tlsCa ? { caFile: tlsCa } : undefined,

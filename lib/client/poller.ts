@@ -6,7 +6,7 @@
  * @module
  */
 import { abortableSleep, backoffDelay } from "../shared/async.ts";
-import { type Logger, silentLogger } from "../shared/log.ts";
+import { type Logger, RepeatGate, silentLogger } from "../shared/log.ts";
 import { RpcError } from "./jsonrpc.ts";
 import { CLIENT_OPTIONS } from "./options.ts";
 
@@ -146,6 +146,7 @@ export async function pollHeads(options: PollOptions): Promise<void> {
     CLIENT_OPTIONS.staleAfterMs.default;
   const stats = options.stats ?? newPollerStats(now());
   let failures = 0;
+  const gate = new RepeatGate({ now });
   while (!signal.aborted) {
     const started = now();
     let delay = intervalMs;
@@ -157,6 +158,7 @@ export async function pollHeads(options: PollOptions): Promise<void> {
           log.warn(`RPC healthy again after ${failures} errors`);
         }
         failures = 0;
+        gate.reset();
         if (options.recordHeads ?? true) recordHead(stats, head, { now, log });
         const complete = await onHead(head);
         if (!complete) delay = retryDelay(1, intervalMs, random);
@@ -171,12 +173,17 @@ export async function pollHeads(options: PollOptions): Promise<void> {
       if (error instanceof RpcError && error.retryAfterMs !== undefined) {
         delay = Math.max(delay, Math.min(error.retryAfterMs, 10 * intervalMs));
       }
-      // One line per failure, at debug once it keeps failing.
+      // Visible at a bounded rate while it keeps failing; every one at debug.
       const line = `Poll failed (${kind}), retrying in ${
         Math.round(delay)
       } ms: ${(error as Error).message}`;
-      if (failures <= 3) log.warn(line);
-      else log.debug(line);
+      const held = gate.pass();
+      if (held === undefined) log.debug(line);
+      else {
+        log.warn(held > 0 ? `${line} (${held} more failures since)` : line, {
+          failures,
+        });
+      }
     }
     if (!stats.stale && isStale(stats, staleAfterMs, now())) {
       stats.stale = true;

@@ -34,6 +34,8 @@ import {
   type SendTlsOptions,
 } from "./sender.ts";
 import { BlockTemplate } from "../shared/template.ts";
+import type { Logger } from "../shared/log.ts";
+import { fetchGaps, type ReplayRange, replayRanges } from "./replay.ts";
 
 /** Runs the client until `signal` aborts. */
 export async function runClient(
@@ -60,6 +62,36 @@ export async function runClient(
       ackLatency.observe(ms / 1000, { result });
     },
   });
+  log.info(
+    `Sending to ${config.servers.map(formatHostPort).join(", ")}`,
+    { template: config.template ?? "built in" },
+  );
+  if (config.fromBlock !== undefined || config.fillGaps !== undefined) {
+    await replay(config, {
+      log,
+      signal,
+      send: async (block) => {
+        await send(template.render(block));
+      },
+      head: async () => {
+        const sources = new HeadSources(config.rpcUrls, {
+          timeoutMs: config.rpcTimeoutMs,
+          cooldownMs: config.rpcCooldownMs,
+          onHead: () => Promise.resolve(true),
+          signal,
+          log,
+        });
+        const head = await sources.fetchHead(signal);
+        if (head === undefined) {
+          throw new ConfigError(
+            "--from-block without --to-block needs an endpoint for the head",
+          );
+        }
+        return head;
+      },
+    });
+    return;
+  }
   const { stateFile } = config;
   const follower = new BlockFollower({
     log,
@@ -179,4 +211,31 @@ async function loadClientTls(
       `Cannot read --tls-ca ${tls.caFile}: ${(error as Error).message}`,
     );
   }
+}
+
+/** Replays `--from-block`/`--to-block` or `--fill-gaps`, then returns. */
+async function replay(
+  config: ClientConfig,
+  { log, signal, send, head }: {
+    log: Logger;
+    signal: AbortSignal;
+    send: (block: bigint) => Promise<void>;
+    head: () => Promise<bigint>;
+  },
+): Promise<void> {
+  let ranges: ReplayRange[];
+  if (config.fillGaps !== undefined) {
+    const gaps = await fetchGaps(config.fillGaps);
+    ranges = gaps.ranges;
+    log.info(
+      `${config.fillGaps} lists ${ranges.length} missing ranges${
+        gaps.truncated ? " (the first 10,000: run again for the rest)" : ""
+      }`,
+    );
+  } else {
+    const from = config.fromBlock!;
+    ranges = [{ from, to: config.toBlock ?? await head() }];
+  }
+  const sent = await replayRanges(ranges, { send, log, signal });
+  log.info(`Replay done: ${sent} blocks sent`, { blocks: sent });
 }

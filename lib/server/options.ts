@@ -8,6 +8,7 @@ import {
   type Command,
   COMMON_OPTIONS,
   type CommonConfig,
+  commonConfig,
   ConfigError,
   type Env,
   flag,
@@ -230,8 +231,7 @@ function configure(
     }
   }
   return {
-    verbose: v.verbose,
-    waitMs: v.waitMs,
+    ...commonConfig(v),
     host: v.host,
     port: v.port,
     store: storeConfig(v, env),

@@ -53,7 +53,24 @@ export async function runServer(
     serverId: config.serverId ?? `${Deno.hostname()}:${port}`,
     log,
   });
-  log.info(`Listening on ${config.host}:${server.addr.port}`);
+  log.info(`Listening on ${config.host}:${server.addr.port}`, {
+    address: `${config.host}:${server.addr.port}`,
+  });
+  log.info(
+    template
+      ? `Accepting renderings of ${config.template ?? "the built-in template"}`
+      : "Accepting any UTF-8 payload (--accept-any-payload)",
+    {
+      template: config.acceptAnyPayload ? null : config.template ?? "built in",
+    },
+  );
+  const stores = storage?.queues.map((q) => q.name) ?? [];
+  log.info(
+    stores.length > 0
+      ? `Storing into ${stores.join(" and ")} (connecting)`
+      : "Storing nothing (--no-store)",
+    { stores, sqlitePath: config.store.sqlitePath ?? null },
+  );
   const health = metrics && serveServerHealth(metrics, {
     hostname: config.host,
     port: config.metricsPort,

@@ -14,6 +14,7 @@ import {
   DEFAULT_BUCKETS,
   type Histogram,
   type Labels,
+  registerProcessMetrics,
   Registry,
 } from "../shared/metrics.ts";
 import { serveHealth } from "../shared/health.ts";
@@ -45,6 +46,7 @@ export class ServerMetrics {
 
   /** Registers the latency histogram; counters come with `watch`. */
   constructor() {
+    registerProcessMetrics(this.registry, "server");
     this.#latency = this.registry.histogram(
       "eth_server_store_write_seconds",
       "Time to write one batch of documents, by store.",

@@ -4,6 +4,11 @@
  *
  * @module
  */
+import process from "node:process";
+import denoJson from "../../deno.json" with { type: "json" };
+
+/** This build's version (deno.json's `version`). */
+export const VERSION: string = denoJson.version;
 
 /** Label names to values. */
 export type Labels = Record<string, string>;
@@ -231,4 +236,101 @@ function formatValue(value: number): string {
 
 function escapeHelp(help: string): string {
   return help.replaceAll("\\", "\\\\").replaceAll("\n", "\\n");
+}
+
+function countOpenFds(): number {
+  let n = 0;
+  for (const _ of Deno.readDirSync("/proc/self/fd")) n++;
+  return n;
+}
+
+function maxFds(): number {
+  const limits = Deno.readTextFileSync("/proc/self/limits");
+  const m = /^Max open files\s+(\d+|unlimited)/m.exec(limits);
+  return m && m[1] !== "unlimited" ? Number(m[1]) : Infinity;
+}
+
+/** Whether `read` works here (Linux `/proc`, read permission). */
+function works(read: () => number): boolean {
+  try {
+    read();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Adds what every official Prometheus client exports by default:
+ * `process_cpu_seconds_total`, `process_resident_memory_bytes`,
+ * `process_start_time_seconds`, and where `/proc` can be read
+ * `process_open_fds` and `process_max_fds`; plus
+ * `eth_build_info{program,version,deno}` (always 1), so a dashboard can
+ * tell which build each instance runs.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { registerProcessMetrics, Registry } from "./metrics.ts";
+ * const r = new Registry();
+ * registerProcessMetrics(r, "stats");
+ * assert.match(r.render(), /^process_resident_memory_bytes \d+$/m);
+ * ```
+ */
+export function registerProcessMetrics(
+  registry: Registry,
+  program: string,
+): void {
+  registry.collect(
+    "process_cpu_seconds_total",
+    "Total user and system CPU time spent in seconds.",
+    "counter",
+    () => {
+      const { user, system } = process.cpuUsage();
+      return (user + system) / 1e6;
+    },
+  );
+  registry.collect(
+    "process_resident_memory_bytes",
+    "Resident memory size in bytes.",
+    "gauge",
+    () => Deno.memoryUsage().rss,
+  );
+  const started = Math.round(performance.timeOrigin) / 1000;
+  registry.collect(
+    "process_start_time_seconds",
+    "Start time of the process since unix epoch in seconds.",
+    "gauge",
+    () => started,
+  );
+  if (works(countOpenFds)) {
+    registry.collect(
+      "process_open_fds",
+      "Number of open file descriptors.",
+      "gauge",
+      () => {
+        try {
+          return countOpenFds();
+        } catch {
+          return NaN;
+        }
+      },
+    );
+  }
+  if (works(maxFds)) {
+    const max = maxFds();
+    registry.collect(
+      "process_max_fds",
+      "Maximum number of open file descriptors.",
+      "gauge",
+      () => max,
+    );
+  }
+  const labels = { program, version: VERSION, deno: Deno.version.deno };
+  registry.collect(
+    "eth_build_info",
+    "Which build runs: always 1, labelled by program, version and Deno.",
+    "gauge",
+    () => [[labels, 1]],
+  );
 }

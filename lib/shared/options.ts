@@ -215,13 +215,77 @@ export function port(
   };
 }
 
+/** A block number (decimal digits), yielded as a bigint; absent: undefined. */
+export function blockNumber(spec: Described): Option<bigint | undefined> {
+  return {
+    ...spec,
+    type: "string",
+    value: spec.value ?? "N",
+    default: undefined,
+    shown: "",
+    parse: (v) => {
+      const raw = String(v).trim();
+      if (!/^\d{1,20}$/.test(raw) || BigInt(raw) >= 2n ** 64n) {
+        throw new ConfigError(
+          `--${spec.name} must be a block number (decimal digits), got ${
+            JSON.stringify(v)
+          }`,
+        );
+      }
+      return BigInt(raw);
+    },
+  };
+}
+
+/** One of a fixed set of words, e.g. a log level. */
+export function choice<const V extends string>(
+  spec: Described & { values: readonly V[]; default: V },
+): Option<V> {
+  const { values, default: fallback, ...rest } = spec;
+  return {
+    ...rest,
+    type: "string",
+    value: rest.value ?? values.join("|"),
+    default: fallback,
+    shown: fallback,
+    parse: (v) => {
+      const word = String(v).trim().toLowerCase() as V;
+      if (!values.includes(word)) {
+        throw new ConfigError(
+          `--${spec.name} must be one of ${values.join(", ")}, got ${
+            JSON.stringify(v)
+          }`,
+        );
+      }
+      return word;
+    },
+  };
+}
+
 /** The options every program takes. */
 export const COMMON_OPTIONS = {
   verbose: flag({
     name: "verbose",
     short: "v",
     env: ["ETH_VERBOSE"],
-    help: "log debug detail to stderr (otherwise warnings only)",
+    help: "log debug detail to stderr (same as --log-level debug)",
+  }),
+  logLevel: choice({
+    name: "log-level",
+    value: "LEVEL",
+    values: ["debug", "info", "warn", "error"],
+    default: "info",
+    env: ["ETH_LOG_LEVEL"],
+    help: "least severe log lines written to stderr: debug, info, warn, error",
+  }),
+  logFormat: choice({
+    name: "log-format",
+    value: "FORMAT",
+    values: ["text", "json"],
+    default: "text",
+    env: ["ETH_LOG_FORMAT"],
+    help: "text, or json: one object per line (time, level, program, msg, " +
+      "fields)",
   }),
   waitMs: seconds({
     name: "wait",
@@ -235,6 +299,16 @@ export const COMMON_OPTIONS = {
 
 /** The fields every program's configuration has. */
 export type CommonConfig = Omit<OptionValues<typeof COMMON_OPTIONS>, "help">;
+
+/** The common fields of parsed values, for a program's `configure`. */
+export function commonConfig(v: CommonConfig): CommonConfig {
+  return {
+    verbose: v.verbose,
+    waitMs: v.waitMs,
+    logLevel: v.verbose ? "debug" : v.logLevel,
+    logFormat: v.logFormat,
+  };
+}
 
 const TRUE = new Set(["1", "true", "yes", "on"]);
 const FALSE = new Set(["", "0", "false", "no", "off"]);

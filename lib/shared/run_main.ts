@@ -52,7 +52,10 @@ export async function runMain<T extends OptionTable, C extends CommonConfig>(
     Deno.exit(0);
   }
   const { config } = parsed;
-  const log = createLogger(name, { level: config.verbose ? "debug" : "warn" });
+  const log = createLogger(name, {
+    level: config.logLevel,
+    format: config.logFormat,
+  });
   const controller = new AbortController();
   let stoppingAt = 0;
   const onSignal = (signal: "SIGINT" | "SIGTERM") => () => {
@@ -88,6 +91,10 @@ export async function runMain<T extends OptionTable, C extends CommonConfig>(
     if (error instanceof ConfigError || error instanceof TemplateError) {
       log.error(withCause(error));
       Deno.exit(2);
+    }
+    if ((error as { expected?: boolean }).expected === true) {
+      log.error((error as Error).message);
+      Deno.exit(1);
     }
     if (
       error instanceof Deno.errors.AddrInUse ||

@@ -12,8 +12,9 @@ import {
   integerParam,
   queryParams,
 } from "./params.ts";
+import type { FleetLedger } from "./ledger.ts";
 import { jsonError, jsonResponse } from "./respond.ts";
-import { blocksSince, bucketCounts, latestBlock } from "./series.ts";
+import { arrivalRate, latestBlock, seriesBuckets } from "./series.ts";
 
 /** Largest `limit` of `/api/blocks`. */
 export const MAX_LIMIT = 1000;
@@ -21,8 +22,12 @@ export const MAX_LIMIT = 1000;
 export const DEFAULT_LIMIT = 100;
 /** Largest `minutes` of `/api/series` (one day). */
 export const MAX_SERIES_MINUTES = 1440;
-/** The window `blocksPerMinute` of `/api/summary` averages over. */
+/** The longest window `blocksPerMinute` of `/api/summary` averages over. */
 export const RATE_WINDOW_MINUTES = 5;
+/** `limit` of `/api/gaps` when none is given. */
+export const DEFAULT_GAPS_LIMIT = 100;
+/** Largest `limit` of `/api/gaps`. */
+export const MAX_GAPS_LIMIT = 10_000;
 
 /** A block number as JSON: a number while exact, else a decimal string. */
 function blockNumber(block: bigint | null): number | string | null {
@@ -118,28 +123,30 @@ export async function apiClients(
 /**
  * `/api/summary`: the latest block (highest number among the 100 newest
  * documents), how many documents and clients there are, and blocks per
- * minute over the last {@linkcode RATE_WINDOW_MINUTES} minutes.
+ * minute over the last {@linkcode RATE_WINDOW_MINUTES} minutes, or since the
+ * first document when that is shorter (`rate` says over what).
  */
 export async function apiSummary(
   reader: StoreReader,
+  ledger: FleetLedger,
   search: URLSearchParams,
   nowMs: number,
 ): Promise<Response> {
   queryParams(search, []);
-  const [recent, documents, clients, window] = await Promise.all([
+  const [recent, clients, rate, gaps] = await Promise.all([
     reader.recentBlocks({ limit: 100 }),
-    reader.countBlocks(),
     reader.clients(),
-    blocksSince(reader, nowMs - RATE_WINDOW_MINUTES * 60_000),
+    arrivalRate(reader, { nowMs, windowMs: RATE_WINDOW_MINUTES * 60_000 }),
+    ledger.gaps(0),
   ]);
   const latest = latestBlock(recent);
   return jsonResponse({
     latest: latest ? blockJson(latest) : null,
-    documents,
+    documents: ledger.documents,
     clients: clients.length,
-    blocksPerMinute:
-      Math.round(window.times.length / RATE_WINDOW_MINUTES * 100) /
-      100,
+    blocksPerMinute: rate.perMinute,
+    rate,
+    missingBlocks: blockNumber(gaps.missing),
     now: iso(nowMs),
   });
 }
@@ -161,14 +168,73 @@ export async function apiSeries(
     fallback: 30,
   });
   const bucketMs = 60_000;
-  const start = Math.floor(nowMs / bucketMs) * bucketMs -
-    (minutes - 1) * bucketMs;
-  const { times, truncated } = await blocksSince(reader, start);
+  const buckets = await seriesBuckets(reader, {
+    nowMs,
+    bucketMs,
+    buckets: minutes,
+  });
   return jsonResponse({
     bucketSeconds: bucketMs / 1000,
-    truncated,
-    buckets: bucketCounts(times, { nowMs, bucketMs, buckets: minutes }).map(
-      (b) => ({ start: iso(b.startMs), startMs: b.startMs, count: b.count }),
-    ),
+    truncated: false,
+    buckets: buckets.map((b) => ({
+      start: iso(b.startMs),
+      startMs: b.startMs,
+      count: b.count,
+    })),
+  });
+}
+
+/**
+ * `/api/gaps?limit=`: the block ranges missing between the lowest stored
+ * block and the highest (or the chain head, when stats follows a node),
+ * lowest first; `count` and `missing` cover them all, `ranges` the first
+ * `limit` (default 100).
+ */
+export async function apiGaps(
+  ledger: FleetLedger,
+  search: URLSearchParams,
+): Promise<Response> {
+  const params = queryParams(search, ["limit"]);
+  const limit = integerParam(params, "limit", {
+    min: 1,
+    max: MAX_GAPS_LIMIT,
+    fallback: DEFAULT_GAPS_LIMIT,
+  });
+  const report = await ledger.gaps(limit);
+  return jsonResponse({
+    from: blockNumber(report.from ?? null),
+    to: blockNumber(report.to ?? null),
+    head: blockNumber(report.head ?? null),
+    missing: blockNumber(report.missing),
+    count: report.count,
+    truncated: report.count > report.ranges.length,
+    complete: report.complete,
+    ranges: report.ranges.map((r) => ({
+      from: blockNumber(r.from),
+      to: blockNumber(r.to),
+      blocks: blockNumber(r.to - r.from + 1n),
+    })),
+  });
+}
+
+/**
+ * `/api/servers`: every server that stored first copies (documents, when it
+ * last did) and whether each store answers.
+ */
+export async function apiServers(
+  reader: StoreReader,
+  ledger: FleetLedger,
+  search: URLSearchParams,
+): Promise<Response> {
+  queryParams(search, []);
+  const [stores] = await Promise.all([reader.health(), ledger.current()]);
+  return jsonResponse({
+    servers: ledger.servers().map((s) => ({
+      server: s.server,
+      documents: s.documents,
+      lastSeen: iso(s.lastSeen),
+      lastSeenMs: s.lastSeen || null,
+    })),
+    stores,
   });
 }

@@ -29,6 +29,8 @@ export const CAT_INDEX = [
   "/api/clients",
   "/api/summary",
   "/api/series",
+  "/api/gaps",
+  "/api/servers",
 ].join("\n");
 
 /** The body of an unknown hash, as the original's. */

@@ -7,19 +7,22 @@
  * @module
  */
 import { type Logger, silentLogger } from "../shared/log.ts";
-import { Registry } from "../shared/metrics.ts";
+import { registerProcessMetrics, Registry } from "../shared/metrics.ts";
 import { healthRoutes } from "../shared/health.ts";
 import type { StoreReader } from "../store/types.ts";
 import {
   apiBlock,
   apiBlocks,
   apiClients,
+  apiGaps,
   apiSeries,
+  apiServers,
   apiSummary,
 } from "./api.ts";
 import { AnswerCache } from "./cache.ts";
 import { catClients, catDocument, catHashes, catIndex } from "./cat.ts";
 import { DASHBOARD_ASSETS } from "./dashboard.ts";
+import { FleetLedger } from "./ledger.ts";
 import { BadRequestError, parseHash } from "./params.ts";
 import { jsonError, textResponse } from "./respond.ts";
 import { STATS_OPTIONS } from "./options.ts";
@@ -42,6 +45,12 @@ export interface StatsHandlerOptions {
    * 0 (the default) computes every answer afresh.
    */
   cacheTtlMs?: number;
+  /**
+   * What the fleet stored, for `/api/gaps`, `/api/servers` and document
+   * counts. Default: a ledger of `reader` that cannot parse the originals'
+   * payloads (pass one with a template for that).
+   */
+  ledger?: FleetLedger;
 }
 
 /** Routes whose answers may be cached: live figures, not health. */
@@ -52,6 +61,8 @@ const CACHED_ROUTES = new Set([
   "/api/clients",
   "/api/summary",
   "/api/series",
+  "/api/gaps",
+  "/api/servers",
 ]);
 
 /** The stats API's request handler. */
@@ -102,9 +113,11 @@ export function createStatsHandler(
   const staleAfterMs = options.staleAfterMs ??
     STATS_OPTIONS.staleAfterMs.default;
   const registry = options.registry ?? new Registry();
+  registerProcessMetrics(registry, "stats");
   const log = options.log ?? silentLogger;
   const now = options.now ?? Date.now;
   const cache = new AnswerCache({ ttlMs: options.cacheTtlMs ?? 0, now });
+  const ledger = options.ledger ?? new FleetLedger(reader, { now });
   const requests = registry.counter(
     "eth_stats_http_requests_total",
     "HTTP requests answered, by route and status code.",
@@ -118,6 +131,12 @@ export function createStatsHandler(
     "Requests that failed because the store did not answer.",
   );
   storeErrors.inc({}, 0);
+  registry.collect(
+    "eth_stats_missing_blocks",
+    "Block numbers missing between the lowest stored block and the highest (or the chain head), as of the last scrape or /api/gaps.",
+    "gauge",
+    () => Number(ledger.missing),
+  );
 
   const notReady = async (): Promise<string | undefined> => {
     let newest;
@@ -153,15 +172,28 @@ export function createStatsHandler(
   add("/api/clients", (url) => apiClients(reader, url.searchParams), true);
   add(
     "/api/summary",
-    (url) => apiSummary(reader, url.searchParams, now()),
+    (url) => apiSummary(reader, ledger, url.searchParams, now()),
+    true,
+  );
+  add("/api/gaps", (url) => apiGaps(ledger, url.searchParams), true);
+  add(
+    "/api/servers",
+    (url) => apiServers(reader, ledger, url.searchParams),
     true,
   );
   add("/api/series", (url) => apiSeries(reader, url.searchParams, now()), true);
-  for (
-    const [path, run] of Object.entries(healthRoutes({ registry, notReady }))
-  ) {
-    add(path, run);
-  }
+  const health = healthRoutes({ registry, notReady });
+  for (const [path, run] of Object.entries(health)) add(path, run);
+  // The missing-blocks gauge is as fresh as the last read of the store.
+  add("/metrics", async () => {
+    try {
+      await ledger.gaps(0);
+    } catch (error) {
+      storeErrors.inc();
+      log.warn(`Store error on /metrics: ${(error as Error).message}`);
+    }
+    return await health["/metrics"]();
+  });
   for (const [path, asset] of Object.entries(DASHBOARD_ASSETS)) {
     add(path, () => asset());
   }

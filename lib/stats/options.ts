@@ -8,7 +8,9 @@ import {
   type Command,
   COMMON_OPTIONS,
   type CommonConfig,
+  commonConfig,
   type Env,
+  list,
   type OptionValues,
   parseOptions,
   port,
@@ -51,6 +53,20 @@ export const STATS_OPTIONS = {
     env: ["ETH_STATS_CACHE_TTL"],
     help: "serve a computed answer again for this long (0: compute each one)",
   }),
+  rpcUrls: list({
+    name: "rpc-url",
+    value: "URL",
+    env: ["ETH_STATS_RPC_URL"],
+    help: "http(s) JSON-RPC endpoint: /api/gaps then runs up to the chain " +
+      "head (default: none, up to the highest stored block)",
+  }),
+  template: text({
+    name: "template",
+    value: "FILE",
+    env: ["ETH_STATS_TEMPLATE"],
+    help: "template the servers check documents against, to read block " +
+      "numbers from the originals' payloads (default: the built-in one)",
+  }),
   ...storeOptions("ETH_STATS", { stats: true }),
   ...COMMON_OPTIONS,
 };
@@ -64,6 +80,10 @@ export interface StatsConfig extends CommonConfig {
   staleAfterMs: number;
   /** How long a store-backed answer is served again, in ms; 0 never. */
   cacheTtlMs: number;
+  /** Endpoints asked for the chain head, for `/api/gaps`; may be empty. */
+  rpcUrls: string[];
+  /** Template file, or undefined for the built-in one. */
+  template?: string;
 }
 
 function configure(
@@ -71,13 +91,14 @@ function configure(
   env: Env,
 ): StatsConfig {
   return {
-    verbose: v.verbose,
-    waitMs: v.waitMs,
+    ...commonConfig(v),
     host: v.host,
     port: v.port,
     store: storeConfig(v, env, { stats: true }),
     staleAfterMs: v.staleAfterMs,
     cacheTtlMs: v.cacheTtlMs,
+    rpcUrls: v.rpcUrls,
+    template: v.template,
   };
 }
 

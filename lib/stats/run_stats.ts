@@ -11,10 +11,17 @@ import { type StatsConfig } from "./options.ts";
 import { type Logger, silentLogger } from "../shared/log.ts";
 import type { MainContext } from "../shared/run_main.ts";
 import type { Registry } from "../shared/metrics.ts";
-import { openReader } from "../store/mod.ts";
+import { describeStore, openReader } from "../store/mod.ts";
 import type { StoreReader } from "../store/types.ts";
+import { BlockTemplate } from "../shared/template.ts";
+import { redactUrl } from "../client/redact.ts";
+import { RpcClient } from "../client/rpc.ts";
 import { createStatsHandler } from "./handler.ts";
 import { STATS_OPTIONS } from "./options.ts";
+import { FleetLedger } from "./ledger.ts";
+
+/** How long a chain head read for `/api/gaps` is reused, ms. */
+const HEAD_TTL_MS = 5000;
 
 /** Options for {@linkcode StatsServer.listen}. */
 export interface StatsServerOptions {
@@ -32,6 +39,10 @@ export interface StatsServerOptions {
   log?: Logger;
   /** Close `reader` when the server closes. Default false. */
   closeReader?: boolean;
+  /** Parses block numbers from the originals' payloads, for `/api/gaps`. */
+  template?: BlockTemplate;
+  /** The chain head, for `/api/gaps` up to it. */
+  head?: () => Promise<bigint | undefined>;
 }
 
 /**
@@ -53,14 +64,17 @@ export class StatsServer implements AsyncDisposable {
   readonly #server: Deno.HttpServer<Deno.NetAddr>;
   readonly #reader: StoreReader;
   readonly #closeReader: boolean;
+  readonly #ledger: FleetLedger;
   #closed: Promise<void> | undefined;
 
   private constructor(
     server: Deno.HttpServer<Deno.NetAddr>,
     reader: StoreReader,
     closeReader: boolean,
+    ledger: FleetLedger,
   ) {
     this.#server = server;
+    this.#ledger = ledger;
     this.#reader = reader;
     this.#closeReader = closeReader;
     this.addr = server.addr;
@@ -75,7 +89,24 @@ export class StatsServer implements AsyncDisposable {
     options: StatsServerOptions = {},
   ): StatsServer {
     const log = options.log ?? silentLogger;
+    const ledger = new FleetLedger(reader, {
+      template: options.template,
+      head: options.head,
+    });
+    // Reads the history once now, so the first answers need not.
+    const started = performance.now();
+    ledger.refresh().then(
+      () =>
+        log.info(
+          `Read ${ledger.documents} stored documents in ${
+            Math.round(performance.now() - started)
+          } ms`,
+        ),
+      (error) =>
+        log.warn(`Cannot read the stored documents yet: ${error.message}`),
+    );
     const handler = createStatsHandler(reader, {
+      ledger,
       staleAfterMs: options.staleAfterMs,
       cacheTtlMs: options.cacheTtlMs,
       registry: options.registry,
@@ -90,13 +121,19 @@ export class StatsServer implements AsyncDisposable {
         return new Response("Internal error\n", { status: 500 });
       },
     }, handler);
-    return new StatsServer(server, reader, options.closeReader ?? false);
+    return new StatsServer(
+      server,
+      reader,
+      options.closeReader ?? false,
+      ledger,
+    );
   }
 
   /** Stops accepting, lets requests in flight finish, closes the reader. */
   close(): Promise<void> {
     this.#closed ??= (async () => {
       await this.#server.shutdown();
+      await this.#ledger.idle();
       if (this.#closeReader) await this.#reader.close();
     })();
     return this.#closed;
@@ -115,7 +152,7 @@ export class StatsServer implements AsyncDisposable {
 export async function startStats(
   config:
     & Pick<StatsConfig, "host" | "port" | "store" | "staleAfterMs">
-    & Partial<Pick<StatsConfig, "cacheTtlMs">>,
+    & Partial<Pick<StatsConfig, "cacheTtlMs" | "rpcUrls" | "template">>,
   { log = silentLogger, registry }: { log?: Logger; registry?: Registry } = {},
 ): Promise<StatsServer> {
   const reader = await openReader(config.store, { log });
@@ -124,7 +161,18 @@ export async function startStats(
       "The stats API needs a store to read; --no-store stores nothing",
     );
   }
+  const rpcUrls = config.rpcUrls ?? [];
+  const rpc = rpcUrls.length > 0 ? new RpcClient(rpcUrls) : undefined;
+  let head: { value: bigint; at: number } | undefined;
   return StatsServer.listen(reader, {
+    template: await BlockTemplate.load(config.template),
+    // Asked at most every few seconds, however many answers need it.
+    head: rpc && (async () => {
+      if (!head || performance.now() - head.at > HEAD_TTL_MS) {
+        head = { value: await rpc.blockNumber(), at: performance.now() };
+      }
+      return head.value;
+    }),
     hostname: config.host,
     port: config.port,
     staleAfterMs: config.staleAfterMs,
@@ -142,6 +190,21 @@ export async function runStats(
   const stats = await startStats(config, { log });
   console.log(
     `Stats API listening on ${stats.url} (dashboard: ${stats.url}dashboard)`,
+  );
+  log.info(`Listening on ${stats.url}`, {
+    url: stats.url,
+    dashboard: `${stats.url}dashboard`,
+  });
+  log.info(`Reading ${describeStore(config.store)}`, {
+    store: describeStore(config.store),
+    template: config.template ?? "built in",
+  });
+  log.info(
+    config.rpcUrls.length > 0
+      ? `Gaps run up to the chain head of ${
+        config.rpcUrls.map(redactUrl).join(", ")
+      }`
+      : "Gaps run up to the highest stored block (no --rpc-url)",
   );
   if (!signal.aborted) {
     await new Promise((resolve) =>

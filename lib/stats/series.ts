@@ -1,45 +1,12 @@
 /**
- * Figures computed from the newest documents of a store: how many arrived
- * per time bucket (the dashboard's chart), blocks per minute, and the
- * latest block. Each walks `recentBlocks` pages back in time, so it works
- * on every store without a store-specific query.
+ * Figures over time, each from indexed queries of the store (never by
+ * walking its documents): documents first seen per time bucket (the
+ * dashboard's chart), the arrival rate over the data actually present, and
+ * the latest block.
  *
  * @module
  */
 import type { BlockRecord, StoreReader } from "../store/types.ts";
-
-const PAGE = 1000;
-
-/** Options for {@linkcode blocksSince}. */
-export interface BlocksSinceOptions {
-  /** Stop after this many documents. Default 20000. */
-  maxDocuments?: number;
-}
-
-/**
- * First-seen times (ms) of the documents first seen at or after `sinceMs`,
- * newest first. `truncated` is true when `maxDocuments` cut the walk short.
- */
-export async function blocksSince(
-  reader: StoreReader,
-  sinceMs: number,
-  { maxDocuments = 20_000 }: BlocksSinceOptions = {},
-): Promise<{ times: number[]; truncated: boolean }> {
-  const times: number[] = [];
-  let before: { firstSeen: number; hash: string } | undefined;
-  while (times.length < maxDocuments) {
-    const limit = Math.min(PAGE, maxDocuments - times.length);
-    const page = await reader.recentBlocks({ limit, before });
-    for (const record of page) {
-      if (record.firstSeen < sinceMs) return { times, truncated: false };
-      times.push(record.firstSeen);
-    }
-    if (page.length < limit) return { times, truncated: false };
-    const last = page[page.length - 1];
-    before = { firstSeen: last.firstSeen, hash: last.hash };
-  }
-  return { times, truncated: true };
-}
 
 /** One bucket of a series. */
 export interface Bucket {
@@ -50,29 +17,62 @@ export interface Bucket {
 }
 
 /**
- * Counts `times` into `buckets` buckets of `bucketMs` each, the last one
- * holding `nowMs`; oldest bucket first. Buckets are aligned to multiples of
- * `bucketMs` since the epoch, so they do not shift between refreshes.
+ * Documents first seen per bucket of `bucketMs`, `buckets` of them, the
+ * last one holding `nowMs`; oldest bucket first. Buckets are aligned to
+ * multiples of `bucketMs` since the epoch, so they do not shift between
+ * refreshes.
  */
-export function bucketCounts(
-  times: readonly number[],
+export async function seriesBuckets(
+  reader: StoreReader,
   { nowMs, bucketMs, buckets }: {
     nowMs: number;
     bucketMs: number;
     buckets: number;
   },
-): Bucket[] {
+): Promise<Bucket[]> {
   const lastStart = Math.floor(nowMs / bucketMs) * bucketMs;
   const firstStart = lastStart - (buckets - 1) * bucketMs;
-  const out = Array.from(
-    { length: buckets },
-    (_, i) => ({ startMs: firstStart + i * bucketMs, count: 0 }),
-  );
-  for (const t of times) {
-    const i = Math.floor((t - firstStart) / bucketMs);
-    if (i >= 0 && i < buckets) out[i].count++;
+  const counts = await reader.firstSeenCounts(firstStart, bucketMs);
+  return Array.from({ length: buckets }, (_, i) => {
+    const startMs = firstStart + i * bucketMs;
+    return { startMs, count: counts.get(startMs) ?? 0 };
+  });
+}
+
+/** The arrival rate over a window, as `/api/summary` reports it. */
+export interface Rate {
+  /** Documents first seen in the window. */
+  blocks: number;
+  /** The window's length, seconds: from its start, or from the first document stored if later, to now. */
+  seconds: number;
+  /** `blocks` per minute over `seconds`, to 2 decimals. */
+  perMinute: number;
+}
+
+/**
+ * Documents first seen per minute over the last `windowMs`, or over the
+ * time since the first document was stored when that is shorter: a fleet
+ * that started 30 s ago and stored 15 blocks runs at 30 a minute, not 3.
+ */
+export async function arrivalRate(
+  reader: StoreReader,
+  { nowMs, windowMs }: { nowMs: number; windowMs: number },
+): Promise<Rate> {
+  const oldest = await reader.oldestFirstSeen();
+  if (oldest === undefined || oldest > nowMs) {
+    return { blocks: 0, seconds: 0, perMinute: 0 };
   }
-  return out;
+  const start = Math.max(nowMs - windowMs, oldest);
+  const counts = await reader.firstSeenCounts(start, windowMs * 2);
+  let blocks = 0;
+  for (const n of counts.values()) blocks += n;
+  // At least a second: one document a moment old is not a rate of millions.
+  const seconds = Math.max(1, (nowMs - start) / 1000);
+  return {
+    blocks,
+    seconds: Math.round(seconds * 10) / 10,
+    perMinute: Math.round(blocks / seconds * 60 * 100) / 100,
+  };
 }
 
 /**

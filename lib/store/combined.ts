@@ -3,7 +3,13 @@
  *
  * @module
  */
-import type { BlockRecord, ClientRecord, StoreReader } from "./types.ts";
+import type {
+  BlockRecord,
+  ClientRecord,
+  StoredRow,
+  StoreHealth,
+  StoreReader,
+} from "./types.ts";
 
 /**
  * Reads Redis and MySQL together, as the original stats API does: hashes,
@@ -49,6 +55,38 @@ export class CombinedReader implements StoreReader {
   /** From Redis. */
   countBlocks(): Promise<number> {
     return this.#redis.countBlocks();
+  }
+
+  /**
+   * From MySQL: it keeps every document in row order, and the payloads an
+   * original server's rows need for their block numbers.
+   */
+  storedSince(after: number, limit: number): Promise<StoredRow[]> {
+    return this.#mysql.storedSince(after, limit);
+  }
+
+  /** MySQL's. */
+  get reorderWindow(): number {
+    return this.#mysql.reorderWindow;
+  }
+
+  /** From Redis: its scores cover the originals' documents too. */
+  firstSeenCounts(
+    sinceMs: number,
+    bucketMs: number,
+  ): Promise<Map<number, number>> {
+    return this.#redis.firstSeenCounts(sinceMs, bucketMs);
+  }
+
+  /** From Redis, as {@linkcode CombinedReader.firstSeenCounts}. */
+  oldestFirstSeen(): Promise<number | undefined> {
+    return this.#redis.oldestFirstSeen();
+  }
+
+  /** Both stores'. */
+  async health(): Promise<StoreHealth[]> {
+    return (await Promise.all([this.#mysql.health(), this.#redis.health()]))
+      .flat();
   }
 
   /** Both must answer. */

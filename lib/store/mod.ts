@@ -73,6 +73,14 @@ export function writerTargets(
   return targets;
 }
 
+/** Says which stores `config` names, e.g. `SQLite eth.sqlite`. */
+export function describeStore(config: StoreConfig): string {
+  const targets = writerTargets(config);
+  return targets.length === 0
+    ? "no store (--no-store)"
+    : targets.map((t) => t.describe).join(" + ");
+}
+
 /**
  * The read side of the configured store, or undefined with `--no-store`.
  * With both Redis and MySQL, hashes and clients come from Redis and payloads

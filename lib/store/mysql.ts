@@ -14,14 +14,23 @@ import {
   hashOrder,
   parseFlags,
 } from "./batch.ts";
-import { toBlockRecord, toClientRecord } from "./rows.ts";
+import { probeStore } from "./health.ts";
+import {
+  bucketRows,
+  STORED_SINCE_SQL,
+  toBlockRecord,
+  toClientRecord,
+  toStoredRow,
+} from "./rows.ts";
 import { isCertificateError } from "./tls.ts";
 import { ETHEREUM_DATA_DDL, MYSQL_OWN_DDL } from "./schema.ts";
 import {
   type BlockRecord,
   type ClientRecord,
   type ReceivedDocument,
+  type StoredRow,
   StoreError,
+  type StoreHealth,
   type StoreReader,
   type StoreWriter,
 } from "./types.ts";
@@ -425,6 +434,48 @@ export class MysqlReader implements StoreReader {
   async countBlocks(): Promise<number> {
     const [row] = await this.#rows("SELECT COUNT(*) AS n FROM ethereum_data");
     return row ? Number(row.n) : 0;
+  }
+
+  /**
+   * AUTO_INCREMENT ids are taken at insert, not at commit: of two servers'
+   * concurrent batches the later ids may commit first. Rows are re-read this
+   * many ids back (a few batches of every server), so a late one still
+   * counts.
+   */
+  readonly reorderWindow = 4096;
+
+  /** See {@linkcode StoreReader.storedSince}; `order` is the row id. */
+  async storedSince(after: number, limit: number): Promise<StoredRow[]> {
+    return (await this.#rows(STORED_SINCE_SQL, [after, limit])).map(
+      toStoredRow,
+    );
+  }
+
+  /** See {@linkcode StoreReader.firstSeenCounts}. */
+  async firstSeenCounts(
+    sinceMs: number,
+    bucketMs: number,
+  ): Promise<Map<number, number>> {
+    return bucketRows(
+      await this.#rows(
+        `SELECT first_seen_ms DIV ? * ? AS start, COUNT(*) AS n
+         FROM eth_blocks WHERE first_seen_ms >= ? GROUP BY start`,
+        [bucketMs, bucketMs, sinceMs],
+      ),
+    );
+  }
+
+  /** See {@linkcode StoreReader.oldestFirstSeen}. */
+  async oldestFirstSeen(): Promise<number | undefined> {
+    const [row] = await this.#rows(
+      "SELECT MIN(first_seen_ms) AS t FROM eth_blocks WHERE first_seen_ms > 0",
+    );
+    return row?.t == null ? undefined : Number(row.t);
+  }
+
+  /** See {@linkcode StoreReader.health}. */
+  async health(): Promise<StoreHealth[]> {
+    return [await probeStore("mysql", this.#describe, () => this.ping())];
   }
 
   /** Throws unless MySQL answers. */

@@ -19,12 +19,15 @@ import { Redis } from "ioredis";
 import { type RedisConfig } from "./options.ts";
 import { type Logger, silentLogger } from "../shared/log.ts";
 import { batchId, parseFlags } from "./batch.ts";
+import { probeStore } from "./health.ts";
 import { isCertificateError } from "./tls.ts";
 import {
   type BlockRecord,
   type ClientRecord,
   type ReceivedDocument,
+  type StoredRow,
   StoreError,
+  type StoreHealth,
   type StoreReader,
   type StoreWriter,
 } from "./types.ts";
@@ -384,6 +387,84 @@ export class RedisReader implements StoreReader {
   /** See {@linkcode StoreReader.countBlocks}. */
   countBlocks(): Promise<number> {
     return this.#do((client) => client.zcard(this.#keys.hashes));
+  }
+
+  /**
+   * Scores are first-receipt times, and a server may write a document a
+   * while after receiving it: rows are re-read a minute back. A document
+   * written later than that (after a Redis outage) is not seen by a running
+   * stats process until it restarts.
+   */
+  readonly reorderWindow = 60;
+
+  /**
+   * See {@linkcode StoreReader.storedSince}; `order` is the `eth:hashes`
+   * score (Unix seconds). Redis keeps no payloads: an original server's
+   * document has no known block number here.
+   */
+  storedSince(after: number, limit: number): Promise<StoredRow[]> {
+    return this.#do(async (client) => {
+      const page = await client.zrangebyscore(
+        this.#keys.hashes,
+        `(${after}`,
+        "+inf",
+        "WITHSCORES",
+        "LIMIT",
+        0,
+        limit,
+      );
+      const found: [string, number][] = [];
+      for (let i = 0; i < page.length; i += 2) {
+        found.push([page[i], Number(page[i + 1])]);
+      }
+      return (await this.#records(client, found)).map((r) => ({
+        hash: r.hash,
+        order: r.score!,
+        block: r.block,
+        server: r.server,
+        firstSeen: r.firstSeen,
+      }));
+    });
+  }
+
+  /** See {@linkcode StoreReader.firstSeenCounts}. */
+  firstSeenCounts(
+    sinceMs: number,
+    bucketMs: number,
+  ): Promise<Map<number, number>> {
+    return this.#do(async (client) => {
+      const scores = await client.zrangebyscore(
+        this.#keys.hashes,
+        String(sinceMs / 1000),
+        "+inf",
+        "WITHSCORES",
+      );
+      const counts = new Map<number, number>();
+      for (let i = 1; i < scores.length; i += 2) {
+        const start = Math.floor(Number(scores[i]) * 1000 / bucketMs) *
+          bucketMs;
+        counts.set(start, (counts.get(start) ?? 0) + 1);
+      }
+      return counts;
+    });
+  }
+
+  /** See {@linkcode StoreReader.oldestFirstSeen}. */
+  oldestFirstSeen(): Promise<number | undefined> {
+    return this.#do(async (client) => {
+      const [, score] = await client.zrange(
+        this.#keys.hashes,
+        0,
+        0,
+        "WITHSCORES",
+      );
+      return score === undefined ? undefined : Number(score) * 1000;
+    });
+  }
+
+  /** See {@linkcode StoreReader.health}. */
+  async health(): Promise<StoreHealth[]> {
+    return [await probeStore("redis", this.#describe, () => this.ping())];
   }
 
   /** Throws unless Redis answers. */

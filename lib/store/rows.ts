@@ -4,7 +4,39 @@
  *
  * @module
  */
-import type { BlockRecord, ClientRecord } from "./types.ts";
+import type { BlockRecord, ClientRecord, StoredRow } from "./types.ts";
+
+/**
+ * Documents by row id after `?`, at most `?`, with our block number where we
+ * recorded one and otherwise the payload (an original server's row), for
+ * {@linkcode StoredRow}. A primary-key range: it reads only what it returns.
+ */
+export const STORED_SINCE_SQL =
+  `SELECT d.id AS id, d.hash AS hash, b.block_number AS block_number,
+     CASE WHEN b.block_number IS NULL THEN d.payload END AS payload,
+     b.server AS server, b.first_seen_ms AS first_seen_ms
+   FROM ethereum_data d LEFT JOIN eth_blocks b ON b.hash = d.hash
+   WHERE d.id > ? ORDER BY d.id LIMIT ?`;
+
+/** Maps a row of {@linkcode STORED_SINCE_SQL}. */
+export function toStoredRow(row: Record<string, unknown>): StoredRow {
+  const out: StoredRow = {
+    hash: String(row.hash),
+    order: Number(row.id),
+    block: row.block_number == null ? null : BigInt(row.block_number as string),
+    server: row.server == null ? null : String(row.server),
+    firstSeen: row.first_seen_ms == null ? 0 : Number(row.first_seen_ms),
+  };
+  if (row.payload != null) out.payload = String(row.payload);
+  return out;
+}
+
+/** Maps `(start, n)` rows of a per-bucket count to a map. */
+export function bucketRows(
+  rows: readonly Record<string, unknown>[],
+): Map<number, number> {
+  return new Map(rows.map((r) => [Number(r.start), Number(r.n)]));
+}
 
 /** Maps a row of `eth_blocks` (optionally joined with a payload). */
 export function toBlockRecord(row: Record<string, unknown>): BlockRecord {

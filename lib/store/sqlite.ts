@@ -7,13 +7,22 @@
  */
 import { DatabaseSync, type SQLInputValue } from "node:sqlite";
 import { blockRows, clientRows, hashOrder } from "./batch.ts";
-import { toBlockRecord, toClientRecord } from "./rows.ts";
+import { probeStore } from "./health.ts";
+import {
+  bucketRows,
+  STORED_SINCE_SQL,
+  toBlockRecord,
+  toClientRecord,
+  toStoredRow,
+} from "./rows.ts";
 import { SQLITE_DDL } from "./schema.ts";
 import {
   type BlockRecord,
   type ClientRecord,
   type ReceivedDocument,
+  type StoredRow,
   StoreError,
+  type StoreHealth,
   type StoreReader,
   type StoreWriter,
 } from "./types.ts";
@@ -361,6 +370,45 @@ export class SqliteReader implements StoreReader {
   countBlocks(): Promise<number> {
     const [row] = this.#all("SELECT COUNT(*) AS n FROM ethereum_data");
     return Promise.resolve(row ? Number(row.n) : 0);
+  }
+
+  /** Row ids are given out in commit order: nothing lands behind. */
+  readonly reorderWindow = 0;
+
+  /** See {@linkcode StoreReader.storedSince}; `order` is the row id. */
+  storedSince(after: number, limit: number): Promise<StoredRow[]> {
+    return Promise.resolve(
+      this.#all(STORED_SINCE_SQL, after, limit).map(toStoredRow),
+    );
+  }
+
+  /** See {@linkcode StoreReader.firstSeenCounts}. */
+  firstSeenCounts(
+    sinceMs: number,
+    bucketMs: number,
+  ): Promise<Map<number, number>> {
+    return Promise.resolve(bucketRows(this.#all(
+      // `%` works in integers even though a JS number is bound as a real.
+      `SELECT first_seen_ms - first_seen_ms % ? AS start, COUNT(*) AS n
+       FROM eth_blocks WHERE first_seen_ms >= ? GROUP BY start`,
+      bucketMs,
+      sinceMs,
+    )));
+  }
+
+  /** See {@linkcode StoreReader.oldestFirstSeen}. */
+  oldestFirstSeen(): Promise<number | undefined> {
+    const [row] = this.#all(
+      "SELECT MIN(first_seen_ms) AS t FROM eth_blocks WHERE first_seen_ms > 0",
+    );
+    return Promise.resolve(row?.t == null ? undefined : Number(row.t));
+  }
+
+  /** See {@linkcode StoreReader.health}. */
+  async health(): Promise<StoreHealth[]> {
+    return [
+      await probeStore("sqlite", `SQLite ${this.#path}`, () => this.ping()),
+    ];
   }
 
   /** Throws until the file exists and answers. */

@@ -59,6 +59,42 @@ export interface ClientRecord {
   lastSeen: number | null;
 }
 
+/**
+ * One stored document as the stats side's index reads it, in the order the
+ * store recorded it (see {@linkcode StoreReader.storedSince}).
+ */
+export interface StoredRow {
+  /** The document's hash. */
+  hash: string;
+  /** Position in the store's own order: a row id, or first-seen ms (Redis). */
+  order: number;
+  /** The block number, when the store recorded it. */
+  block: bigint | null;
+  /**
+   * The payload, only for a row with no recorded block number (one an
+   * original server stored), so the caller can parse the number from it.
+   */
+  payload?: string;
+  /** The server that stored the first copy, when known. */
+  server: string | null;
+  /** First receipt, ms since the epoch; 0 when unknown. */
+  firstSeen: number;
+}
+
+/** Whether one store answers, for the dashboard's health panel. */
+export interface StoreHealth {
+  /** `sqlite`, `mysql` or `redis`. */
+  store: string;
+  /** Where it is, without a password. */
+  describe: string;
+  /** Whether it answered a ping. */
+  up: boolean;
+  /** The ping's round trip, ms, when it answered. */
+  latencyMs?: number;
+  /** Why not, when it did not. */
+  error?: string;
+}
+
 /** The write side of a store. */
 export interface StoreWriter {
   /** A short name for logs and metrics, e.g. `mysql`. */
@@ -87,6 +123,31 @@ export interface StoreReader {
   clients(): Promise<ClientRecord[]>;
   /** Number of distinct documents stored. */
   countBlocks(): Promise<number>;
+  /**
+   * Documents stored after position `after` of the store's own order,
+   * oldest first, at most `limit`: an indexed range read, so the stats side
+   * keeps up with a store of any size by reading only what is new. A store
+   * whose order can be committed out of sequence names how far back a late
+   * row may land in `reorderWindow`.
+   */
+  storedSince(after: number, limit: number): Promise<StoredRow[]>;
+  /**
+   * How far (in units of {@linkcode StoredRow.order}) a row may appear
+   * behind rows already read: 0 when the order is the commit order.
+   */
+  readonly reorderWindow: number;
+  /**
+   * Documents first seen at or after `sinceMs`, counted per bucket of
+   * `bucketMs` aligned to the epoch: bucket start (ms) to count.
+   */
+  firstSeenCounts(
+    sinceMs: number,
+    bucketMs: number,
+  ): Promise<Map<number, number>>;
+  /** The earliest first-seen time stored (ms), undefined when none. */
+  oldestFirstSeen(): Promise<number | undefined>;
+  /** Pings each underlying store; never throws. */
+  health(): Promise<StoreHealth[]>;
   /** Resolves when the store answers; throws otherwise. */
   ping(): Promise<void>;
   /** Releases connections. */

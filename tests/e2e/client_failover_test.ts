@@ -222,5 +222,11 @@ Deno.test("--metrics-port: /livez, /readyz failing while stale, and the counters
   assert.equal(value("eth_client_stale"), 0);
   assert.ok(value("eth_client_polls_total") >= 5);
   assert.match(metrics, /# TYPE eth_client_rpc_errors_total counter/);
+  assert.match(metrics, /^process_cpu_seconds_total \d/m);
+  assert.match(metrics, /^process_resident_memory_bytes \d+$/m);
+  assert.match(
+    metrics,
+    /^eth_build_info\{program="client",version="[^"]+",deno="[^"]+"\} 1$/m,
+  );
   assert.equal((await client.stop("SIGTERM")).code, 0);
 });

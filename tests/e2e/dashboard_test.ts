@@ -56,10 +56,10 @@ async function startStats(sqlitePath: string) {
   return { child, url: `http://127.0.0.1:${port}/` };
 }
 
-async function screenshot(page: Page, name: string) {
+async function screenshot(page: Page, name: string, fullPage = true) {
   await Deno.mkdir(ARTIFACTS, { recursive: true });
   const path = new URL(name, ARTIFACTS).pathname;
-  await page.screenshot({ path, fullPage: true });
+  await page.screenshot({ path, fullPage });
   assert.ok((await Deno.stat(path)).size > 10_000, "screenshot written");
 }
 
@@ -221,6 +221,114 @@ Deno.test("dashboard: draws half an hour of history per minute, several clients"
       assert.equal(await page.locator("#blocks tbody tr").count(), 10);
       await screenshot(page, "dashboard-history.png");
       assert.deepEqual(problems, []);
+    } finally {
+      await browser?.close();
+      await stats.child.stop("SIGTERM");
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("dashboard: gaps, servers and rate update without reload, at desktop and phone sizes", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "eth_dashboard_" });
+  const sqlitePath = `${dir}/eth.sqlite`;
+  let browser: Browser | undefined;
+  try {
+    // Blocks 100-119, one every 3 s over the last minute, 105-107 withheld.
+    const now = Date.now();
+    const blocks = Array.from({ length: 20 }, (_, i) => 100 + i);
+    const stored = blocks.filter((b) => b < 105 || b > 107);
+    const writer = SqliteWriter.open(sqlitePath);
+    await writer.save(
+      await Promise.all(stored.map((b) =>
+        makeDocument(b, {
+          receivedAt: now - 60_000 + (b - 100) * 3000,
+          server: b % 2 ? "eth-server-b:8888" : "eth-server-a:8888",
+        })
+      )),
+    );
+    await writer.close();
+    await using server = await startServer(["--sqlite-path", sqlitePath]);
+    const stats = await startStats(sqlitePath);
+    try {
+      browser = await launch();
+      const page = await browser.newPage({
+        viewport: { width: 1280, height: 800 },
+      });
+      const problems = watchProblems(page);
+      await page.goto(`${stats.url}dashboard`);
+      await page.waitForSelector('#missing[data-missing="3"]');
+      const gapRows = await page.$$eval(
+        "#gaps tbody tr",
+        (trs) => trs.map((tr) => tr.textContent?.trim()),
+      );
+      assert.deepEqual(gapRows, ["1051073"]);
+      assert.equal(await page.textContent("#missing-detail"), "in 1 range");
+      assert.equal(await page.locator("#servers tbody tr").count(), 2);
+      const store = await page.$$eval(
+        "#stores tbody td",
+        (tds) => tds.map((td) => td.textContent),
+      );
+      assert.deepEqual(store.slice(0, 2), ["sqlite", "up"]);
+
+      // The rate tile is the count over the window the data covers.
+      const rate = {
+        text: await page.textContent("#rate"),
+        blocks: Number(await page.getAttribute("#rate", "data-blocks")),
+        seconds: Number(await page.getAttribute("#rate", "data-seconds")),
+      };
+      assert.equal(rate.blocks, stored.length);
+      assert.ok(
+        rate.seconds >= 58 && rate.seconds < 90,
+        `window ${rate.seconds} s`,
+      );
+      assert.equal(rate.text, (rate.blocks / rate.seconds * 60).toFixed(1));
+
+      await page.evaluate(() => {
+        (globalThis as unknown as { marker: number }).marker = 42;
+      });
+      await screenshot(page, "dashboard-1280x800.png", false);
+      // A replay of the withheld blocks through a real server closes the gap.
+      for (const block of [105, 106, 107]) {
+        await sendRaw(
+          server.port,
+          encodeNetstring((await makeDocument(block)).payload),
+        );
+      }
+      await page.waitForSelector('#missing[data-missing="0"]', {
+        timeout: 15_000,
+      });
+      assert.equal(
+        await page.textContent("#gaps tbody tr td"),
+        "No gaps: every block is stored",
+      );
+      await waitFor(
+        async () => await page.locator("#servers tbody tr").count() === 3,
+        { what: "the replaying server's row" },
+      );
+      assert.equal(
+        await page.evaluate(() =>
+          (globalThis as unknown as { marker: number }).marker
+        ),
+        42,
+        "no full reload",
+      );
+      assert.deepEqual(problems, []);
+
+      // A phone: nothing wider than the screen.
+      const phone = await browser.newPage({
+        viewport: { width: 390, height: 844 },
+        deviceScaleFactor: 2,
+        isMobile: true,
+      });
+      const phoneProblems = watchProblems(phone);
+      await phone.goto(`${stats.url}dashboard`);
+      await phone.waitForSelector('#missing[data-missing="0"]');
+      const width = await phone.$eval("html", (el) => el.scrollWidth);
+      assert.ok(width <= 390, `page is ${width} px wide on a 390 px screen`);
+      await screenshot(phone, "dashboard-phone.png");
+      assert.deepEqual(phoneProblems, []);
     } finally {
       await browser?.close();
       await stats.child.stop("SIGTERM");

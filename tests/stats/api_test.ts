@@ -264,8 +264,10 @@ Deno.test("api: one document, clients, summary and series", async () => {
     },
     documents: 25,
     clients: 2,
-    // 25 documents in the last 5 minutes.
-    blocksPerMinute: 5,
+    // 25 documents since the first, 54 s ago: not over 5 minutes.
+    blocksPerMinute: 27.78,
+    rate: { blocks: 25, seconds: 54, perMinute: 27.78 },
+    missingBlocks: 0,
     now: new Date(now).toISOString(),
   });
 

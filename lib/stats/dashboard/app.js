@@ -4,6 +4,7 @@
 
 const REFRESH_MS = 2000;
 const SERIES_MINUTES = 30;
+const GAPS_LISTED = 20;
 const SVG = "http://www.w3.org/2000/svg";
 const CHART = {
   width: 760,
@@ -46,6 +47,13 @@ function ago(iso) {
   if (seconds < 5400) return `${Math.round(seconds / 60)} min ago`;
   if (seconds < 172800) return `${Math.round(seconds / 3600)} h ago`;
   return `${Math.round(seconds / 86400)} days ago`;
+}
+
+/** "45 s", "5 min", "2 h" for a number of seconds. */
+function duration(seconds) {
+  if (seconds < 90) return `${Math.round(seconds)} s`;
+  if (seconds < 5400) return `${Math.round(seconds / 60)} min`;
+  return `${Math.round(seconds / 3600)} h`;
 }
 
 function shortHash(hash) {
@@ -106,7 +114,15 @@ function renderSummary(summary) {
   } else {
     detail.textContent = "no document stored yet";
   }
-  $("rate").textContent = summary.blocksPerMinute.toFixed(1);
+  const rate = summary.rate;
+  $("rate").textContent = rate.perMinute.toFixed(1);
+  $("rate").dataset.blocks = String(rate.blocks);
+  $("rate").dataset.seconds = String(rate.seconds);
+  $("rate-detail").textContent = rate.seconds > 0
+    ? `${numberFormat.format(rate.blocks)} blocks in the last ${
+      duration(rate.seconds)
+    }`
+    : "no blocks yet";
   $("documents").textContent = numberFormat.format(summary.documents);
   $("client-count").textContent = numberFormat.format(summary.clients);
 }
@@ -227,6 +243,63 @@ function renderClients(data) {
   );
 }
 
+function renderGaps(gaps) {
+  const missing = $("missing");
+  missing.textContent = numberFormat.format(gaps.missing);
+  missing.dataset.missing = String(gaps.missing);
+  missing.classList.toggle("bad", gaps.missing > 0);
+  $("missing-detail").textContent = gaps.from === null
+    ? "no block stored yet"
+    : gaps.count === 0
+    ? "none since the first stored block"
+    : `in ${numberFormat.format(gaps.count)} range${
+      gaps.count === 1 ? "" : "s"
+    }`;
+  $("gaps-span").textContent = gaps.from === null
+    ? ""
+    : `blocks ${numberFormat.format(gaps.from)}–${
+      numberFormat.format(gaps.to)
+    }${gaps.head === null ? "" : " (chain head)"}`;
+  fillTable(
+    $("gaps"),
+    gaps.ranges.map((r) => [
+      cell(numberFormat.format(r.from), "num"),
+      cell(numberFormat.format(r.to), "num"),
+      cell(numberFormat.format(r.blocks), "num"),
+    ]),
+    3,
+    gaps.from === null ? "No blocks yet" : "No gaps: every block is stored",
+  );
+}
+
+function renderServers(data) {
+  fillTable(
+    $("servers"),
+    data.servers.map((s) => [
+      cell(s.server ?? "original servers", "hash"),
+      cell(numberFormat.format(s.documents), "num"),
+      timeCell(s.lastSeen),
+    ]),
+    3,
+    "No documents yet",
+  );
+  fillTable(
+    $("stores"),
+    data.stores.map((s) => {
+      const state = cell(
+        s.up ? "up" : `down: ${s.error}`,
+        s.up ? "up" : "down",
+      );
+      const ping = cell(s.up ? `${s.latencyMs} ms` : "–", "num");
+      const name = cell(s.store);
+      name.title = s.describe;
+      return [name, state, ping];
+    }),
+    3,
+    "No store",
+  );
+}
+
 function setStatus(state, text) {
   const status = $("status");
   status.dataset.state = state;
@@ -248,16 +321,21 @@ async function refresh() {
   running = true;
   clearTimeout(timer);
   try {
-    const [summary, series, blocks, clients] = await Promise.all([
-      getJson("/api/summary"),
-      getJson(`/api/series?minutes=${SERIES_MINUTES}`),
-      getJson("/api/blocks?limit=10"),
-      getJson("/api/clients"),
-    ]);
+    const [summary, series, blocks, clients, gaps, servers] = await Promise
+      .all([
+        getJson("/api/summary"),
+        getJson(`/api/series?minutes=${SERIES_MINUTES}`),
+        getJson("/api/blocks?limit=10"),
+        getJson("/api/clients"),
+        getJson(`/api/gaps?limit=${GAPS_LISTED}`),
+        getJson("/api/servers"),
+      ]);
     renderSummary(summary);
     renderChart(series);
     renderBlocks(blocks);
     renderClients(clients);
+    renderGaps(gaps);
+    renderServers(servers);
     const age = summary.latest?.firstSeen
       ? Date.now() - Date.parse(summary.latest.firstSeen)
       : Infinity;
