@@ -14,7 +14,7 @@
 import { parseArgs } from "node:util";
 import { DEFAULT_RPC_URLS } from "../lib/client/options.ts";
 import { abortableSleep } from "../lib/shared/async.ts";
-import { redactUrl } from "../lib/client/redact.ts";
+import { redactUrl } from "../lib/shared/redact.ts";
 
 /** How long a public endpoint gets to answer before the devnet is used. */
 const PROBE_TIMEOUT_MS = 3000;

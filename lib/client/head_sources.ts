@@ -8,9 +8,9 @@
  */
 import { abortableSleep } from "../shared/async.ts";
 import type { Logger } from "../shared/log.ts";
-import { EndpointInUse } from "./endpoints.ts";
-import { redactUrl } from "./redact.ts";
-import { RpcClient } from "./rpc.ts";
+import { EndpointInUse } from "../shared/endpoints.ts";
+import { redactUrl } from "../shared/redact.ts";
+import { RpcClient } from "../shared/rpc.ts";
 import { WsHeads } from "./ws_heads.ts";
 
 /** Options for {@linkcode HeadSources}. */

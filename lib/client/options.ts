@@ -23,6 +23,10 @@ import {
   text,
 } from "../shared/options.ts";
 import { type HostPort, parseHostPort } from "../shared/net.ts";
+import {
+  DEFAULT_RPC_COOLDOWN_MS,
+  DEFAULT_RPC_TIMEOUT_MS,
+} from "../shared/rpc.ts";
 
 /** Public keyless mainnet endpoints, tried in this order. */
 export const DEFAULT_RPC_URLS: readonly string[] = [
@@ -76,7 +80,7 @@ export const CLIENT_OPTIONS = {
   }),
   rpcTimeoutMs: seconds({
     name: "rpc-timeout",
-    default: 5,
+    default: DEFAULT_RPC_TIMEOUT_MS / 1000,
     min: 0.01,
     max: 600,
     env: ["ETH_CLIENT_RPC_TIMEOUT"],
@@ -130,7 +134,7 @@ export const CLIENT_OPTIONS = {
   }),
   rpcCooldownMs: seconds({
     name: "rpc-cooldown",
-    default: 30,
+    default: DEFAULT_RPC_COOLDOWN_MS / 1000,
     max: 86400,
     env: ["ETH_CLIENT_RPC_COOLDOWN"],
     help: "skip a failed RPC endpoint this long before trying it again " +

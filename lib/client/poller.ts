@@ -7,7 +7,7 @@
  */
 import { abortableSleep, backoffDelay } from "../shared/async.ts";
 import { type Logger, RepeatGate, silentLogger } from "../shared/log.ts";
-import { RpcError } from "./jsonrpc.ts";
+import { RpcError } from "../shared/jsonrpc.ts";
 import { CLIENT_OPTIONS } from "./options.ts";
 
 /** Counters a poller keeps, for metrics. */

@@ -10,9 +10,9 @@
 import { CLIENT_OPTIONS } from "./options.ts";
 import { type Logger, silentLogger } from "../shared/log.ts";
 import { abortableSleep, type BackoffOptions } from "../shared/async.ts";
-import { EndpointRanking } from "./endpoints.ts";
-import { RpcError } from "./jsonrpc.ts";
-import { redactUrl } from "./redact.ts";
+import { EndpointRanking } from "../shared/endpoints.ts";
+import { RpcError } from "../shared/jsonrpc.ts";
+import { redactUrl } from "../shared/redact.ts";
 import { WsSession } from "./ws_session.ts";
 
 /** Counters a {@linkcode WsHeads} keeps, for metrics. */

@@ -15,8 +15,8 @@ import {
   replyResult,
   RpcError,
   type RpcErrorKind,
-} from "./jsonrpc.ts";
-import { cleanText, redactUrl, redactUrlsIn } from "./redact.ts";
+} from "../shared/jsonrpc.ts";
+import { cleanText, redactUrl, redactUrlsIn } from "../shared/redact.ts";
 import { WsSocket } from "./ws_socket.ts";
 
 /** What a {@linkcode WsSession} reports as messages arrive. */

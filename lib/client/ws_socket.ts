@@ -15,7 +15,7 @@
  */
 import { abortableSleep } from "../shared/async.ts";
 import { writeAll } from "../shared/net.ts";
-import { cleanText } from "./redact.ts";
+import { cleanText } from "../shared/redact.ts";
 
 /** Options for {@linkcode WsSocket.connect}. */
 export interface WsSocketOptions {

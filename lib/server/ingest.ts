@@ -97,6 +97,8 @@ export interface IngestOptions {
   maxConnectionAgeMs?: number;
   /** Peers outside these networks are closed before anything is read. */
   allowFrom?: AllowList;
+  /** Shuts the server down when aborted, also if it already is. */
+  signal?: AbortSignal;
   /** Receives each DATA line. */
   print: (line: string) => void;
   /**
@@ -192,6 +194,13 @@ export class IngestServer {
     this.#options = options;
     this.#log = options.log ?? silentLogger;
     this.#now = options.now ?? Date.now;
+    // A signal that fired while the program was still starting counts too:
+    // an abort listener added now would never run.
+    const { signal } = options;
+    if (signal?.aborted) void this.shutdown();
+    signal?.addEventListener("abort", () => void this.shutdown(), {
+      once: true,
+    });
   }
 
   /** The address being listened on. */

@@ -50,6 +50,7 @@ export async function runServer(
     onDocument: storage && ((doc) => storage.push(doc)),
     room: storage && (() => storage.room()),
     storeWaitMs: config.storeWaitMs,
+    signal,
     serverId: config.serverId ?? `${Deno.hostname()}:${port}`,
     log,
   });
@@ -79,7 +80,6 @@ export async function runServer(
     closing: () => signal.aborted,
     log,
   });
-  signal.addEventListener("abort", () => server.shutdown(), { once: true });
   await server.serve();
   await server.shutdown();
   await out.flush();

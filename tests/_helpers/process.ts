@@ -2,6 +2,8 @@
 import { freePort, waitForPort } from "./net.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
+/** How long a stopped process may take to exit before the test fails. */
+const STOP_TIMEOUT_MS = 30_000;
 
 /** A child process whose output is collected line by line. */
 export class Child implements AsyncDisposable {
@@ -75,7 +77,25 @@ export class Child implements AsyncDisposable {
         this.#proc.kill(signal);
       } catch { /* already gone */ }
     }
-    await this.#done;
+    // A process that ignores its signal fails the test with its last words
+    // instead of hanging the suite.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const hung = new Promise<"hung">((resolve) => {
+      timer = setTimeout(() => resolve("hung"), STOP_TIMEOUT_MS);
+    });
+    const outcome = await Promise.race([this.#done, hung]);
+    clearTimeout(timer);
+    if (outcome === "hung") {
+      try {
+        this.#proc.kill("SIGKILL");
+      } catch { /* gone meanwhile */ }
+      await this.#done;
+      throw new Error(
+        `pid ${this.pid} did not exit within ${STOP_TIMEOUT_MS} ms of ${signal}; stderr:\n${
+          this.stderr.slice(-30).join("\n")
+        }`,
+      );
+    }
     return this.#status!;
   }
 

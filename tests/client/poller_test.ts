@@ -8,7 +8,7 @@ import {
   recordHead,
 } from "../../lib/client/poller.ts";
 import { abortableSleep } from "../../lib/shared/async.ts";
-import { RpcError } from "../../lib/client/jsonrpc.ts";
+import { RpcError } from "../../lib/shared/jsonrpc.ts";
 
 /**
  * Drives pollHeads on a fake clock: each sleep advances the clock, answers

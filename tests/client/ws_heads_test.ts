@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { abortableSleep } from "../../lib/shared/async.ts";
-import { RpcError } from "../../lib/client/jsonrpc.ts";
+import { RpcError } from "../../lib/shared/jsonrpc.ts";
 import { WsHeads } from "../../lib/client/ws_heads.ts";
 import { waitFor } from "../_helpers/net.ts";
 

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { BlockFollower } from "../../lib/client/follower.ts";
 import { HeadGuard } from "../../lib/client/head_guard.ts";
 import { newPollerStats, pollHeads } from "../../lib/client/poller.ts";
-import { RpcClient } from "../../lib/client/rpc.ts";
+import { RpcClient } from "../../lib/shared/rpc.ts";
 import { BlockTemplate } from "../../lib/shared/template.ts";
 import { type RpcFault, RpcStub } from "../_helpers/rpc_stub.ts";
 import { runProgram, startServer } from "../_helpers/process.ts";

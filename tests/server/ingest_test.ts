@@ -373,3 +373,30 @@ Deno.test("SPEC part 3: a peer refused by --allow-from gets no answer at all", a
     await served;
   }
 });
+
+Deno.test("a signal that fired before the server was built still stops it", async () => {
+  // As when SIGTERM arrives while the program is still starting up.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  const server = new IngestServer(listener, {
+    print: () => {},
+    signal: AbortSignal.abort(),
+  });
+  await server.serve();
+  await assert.rejects(
+    () => Deno.connect({ hostname: "127.0.0.1", port }),
+    Deno.errors.ConnectionRefused,
+  );
+});
+
+Deno.test("a signal that fires while serving stops the server", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const stop = new AbortController();
+  const server = new IngestServer(listener, {
+    print: () => {},
+    signal: stop.signal,
+  });
+  const served = server.serve();
+  stop.abort();
+  await served;
+});

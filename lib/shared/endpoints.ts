@@ -20,8 +20,8 @@
  *
  * @module
  */
-import { backoffDelay, type BackoffOptions } from "../shared/async.ts";
-import { type Logger, silentLogger } from "../shared/log.ts";
+import { backoffDelay, type BackoffOptions } from "./async.ts";
+import { type Logger, silentLogger } from "./log.ts";
 import { redactUrl } from "./redact.ts";
 
 /** Options for {@linkcode EndpointRanking}. */
@@ -127,7 +127,7 @@ export class EndpointRanking {
  * ```ts
  * import assert from "node:assert/strict";
  * import { EndpointInUse } from "./endpoints.ts";
- * import { createLogger } from "../shared/log.ts";
+ * import { createLogger } from "./log.ts";
  *
  * const lines: string[] = [];
  * const log = createLogger("client", { level: "info", write: (l) => lines.push(l) });

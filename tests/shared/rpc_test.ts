@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
-import { parseRetryAfter, RpcClient } from "../../lib/client/rpc.ts";
+import { parseRetryAfter, RpcClient } from "../../lib/shared/rpc.ts";
 import {
   parseQuantity,
   RpcError,
   type RpcErrorKind,
-} from "../../lib/client/jsonrpc.ts";
-import { redactUrl } from "../../lib/client/redact.ts";
+} from "../../lib/shared/jsonrpc.ts";
+import { redactUrl } from "../../lib/shared/redact.ts";
 import { Anvil } from "../_helpers/anvil.ts";
 
 /** A local HTTP endpoint answering with whatever `answer` returns. */

@@ -6,7 +6,6 @@
  *
  * @module
  */
-import { CLIENT_OPTIONS } from "./options.ts";
 import { EndpointRanking } from "./endpoints.ts";
 import {
   describeCall,
@@ -20,11 +19,16 @@ import {
 } from "./jsonrpc.ts";
 import { cleanText, redactUrl, redactUrlsIn } from "./redact.ts";
 
+/** How long one JSON-RPC request may take, unless told otherwise. */
+export const DEFAULT_RPC_TIMEOUT_MS = 5000;
+/** How long a failed endpoint is skipped, unless told otherwise. */
+export const DEFAULT_RPC_COOLDOWN_MS = 30_000;
+
 /** Options for {@linkcode RpcClient}. */
 export interface RpcClientOptions {
-  /** Per-request timeout in milliseconds. Defaults to `--rpc-timeout`. */
+  /** Per-request timeout in milliseconds. Default {@linkcode DEFAULT_RPC_TIMEOUT_MS}. */
   timeoutMs?: number;
-  /** How long a failed endpoint is skipped, in ms. Defaults to `--rpc-cooldown`. */
+  /** How long a failed endpoint is skipped, in ms. Default {@linkcode DEFAULT_RPC_COOLDOWN_MS}. */
   cooldownMs?: number;
   /** Largest reply read, in bytes. Defaults to 1 MiB. */
   maxReplyBytes?: number;
@@ -75,9 +79,9 @@ export class RpcClient {
     this.endpoints = endpoints;
     this.#now = options.now ?? Date.now;
     this.#ranking = new EndpointRanking(endpoints, { now: this.#now });
-    this.#timeoutMs = options.timeoutMs ?? CLIENT_OPTIONS.rpcTimeoutMs.default;
+    this.#timeoutMs = options.timeoutMs ?? DEFAULT_RPC_TIMEOUT_MS;
     this.#cooldownMs = options.cooldownMs ??
-      CLIENT_OPTIONS.rpcCooldownMs.default;
+      DEFAULT_RPC_COOLDOWN_MS;
     this.#maxReplyBytes = options.maxReplyBytes ?? MAX_MESSAGE_BYTES;
     this.#fetch = options.fetch ?? fetch;
     this.#onSwitch = options.onSwitch;
