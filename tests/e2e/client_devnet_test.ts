@@ -20,10 +20,11 @@ Deno.test("devnet prints an ETH_RPC_URL the client follows, and stops on SIGINT"
   });
   const url = line.slice("export ETH_RPC_URL=".length);
   assert.equal(url, `http://127.0.0.1:${port}`);
-  assert.ok(
-    devnet.stdout.includes(
-      `# or, for a newHeads subscription: export ETH_RPC_URL=ws://127.0.0.1:${port}`,
-    ),
+  // The next line may come in a later chunk of output: wait for it too.
+  const ws = await devnet.waitForLine(/^# or, for a newHeads subscription/);
+  assert.equal(
+    ws,
+    `# or, for a newHeads subscription: export ETH_RPC_URL=ws://127.0.0.1:${port}`,
   );
   await using server = await startServer(["--no-store"]);
   await using client = runProgram(
