@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { DEFAULT_RPC_URLS } from "../lib/client/options.ts";
 import { abortableSleep } from "../lib/shared/async.ts";
@@ -169,6 +170,9 @@ const server = spawn("server.ts", [
   String(serverPort),
   "--sqlite-path",
   sqlitePath,
+  // The spool lives with the store, not in the working directory.
+  "--spool-dir",
+  join(dirname(sqlitePath), "eth.spool"),
 ]);
 children.push(server);
 if (!await waitForPort(serverPort, server)) {

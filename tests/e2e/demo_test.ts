@@ -77,6 +77,8 @@ Deno.test("demo: offline, it starts the devnet and DATA lines flow; Ctrl-C stops
     assert.ok(
       demo.stderr.some((l) => l.includes(`storing into ${dir}/eth.sqlite`)),
     );
+    // The server's spool sits with the store, not in the working directory.
+    assert.ok(Deno.statSync(`${dir}/eth.spool`).isDirectory);
     assert.ok(demo.stderr.some((l) => /dashboard on http:\/\//.test(l)));
     family = descendants(demo.pid);
     assert.ok(family.length >= 4, `server, stats, client, devnet + anvil`);
