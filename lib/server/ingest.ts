@@ -95,7 +95,12 @@ export interface IngestOptions {
    * documents. 0: no limit. Default: `--max-connection-age`'s.
    */
   maxConnectionAgeMs?: number;
-  /** Peers outside these networks are closed before anything is read. */
+  /**
+   * Peers outside these networks get no answer: their input is discarded
+   * unread and the connection is held until they give up (or
+   * `idleTimeoutMs`), so no client mistakes the refusal for an original
+   * server's close on success.
+   */
   allowFrom?: AllowList;
   /** Shuts the server down when aborted, also if it already is. */
   signal?: AbortSignal;
@@ -127,6 +132,8 @@ export interface IngestOptions {
 }
 
 const READ_BUFFER_BYTES = 8 * 1024;
+/** Refused peers held open at most at once (see `#holdRefused`). */
+const REFUSED_HELD_MAX = 256;
 const OK = new TextEncoder().encode("2:ok,");
 const OK_RUNS = new Map<number, Uint8Array>();
 
@@ -181,6 +188,7 @@ export class IngestServer {
   readonly #now: () => number;
   readonly #conns = new Set<IngestConn>();
   readonly #perIp = new Map<string, number>();
+  readonly #refused = new Map<IngestConn, () => void>();
   readonly #decoder = new TextDecoder("utf-8", { fatal: true });
   #closing = false;
   #idle: PromiseWithResolvers<void> | undefined;
@@ -260,6 +268,7 @@ export class IngestServer {
       } catch {
         // Already closed.
       }
+      for (const release of this.#refused.values()) release();
     }
     if (this.#conns.size === 0) return;
     this.#idle ??= Promise.withResolvers();
@@ -299,7 +308,7 @@ export class IngestServer {
     if (allowFrom === undefined) return true;
     const { hostname, port } = conn.remoteAddr as Deno.NetAddr;
     if (allowFrom.allows(hostname)) return true;
-    closeQuietly(conn);
+    this.#holdRefused(conn);
     this.stats.rejected.not_allowed = (this.stats.rejected.not_allowed ?? 0) +
       1;
     this.#log.warn(
@@ -308,6 +317,41 @@ export class IngestServer {
       }: not in --allow-from`,
     );
     return false;
+  }
+
+  /**
+   * Keeps a refused peer's connection open, unanswered, until the peer
+   * gives up or `idleTimeoutMs` passes; what it sends is discarded unread.
+   * Closing at once would be an orderly close without an answer, which is
+   * what the originals' servers send on success: a client allowing for
+   * them (`--ack auto`) would count the refused document as delivered
+   * (Deno sockets cannot be reset instead). Past {@linkcode REFUSED_HELD_MAX}
+   * held at once, further refused peers are closed at once.
+   */
+  async #holdRefused(conn: IngestConn): Promise<void> {
+    if (this.#refused.size >= REFUSED_HELD_MAX || this.#closing) {
+      closeQuietly(conn);
+      return;
+    }
+    const idleMs = this.#options.idleTimeoutMs ??
+      SERVER_OPTIONS.idleTimeoutMs.default;
+    const held = Promise.withResolvers<void>();
+    this.#refused.set(conn, held.resolve);
+    const timer = setTimeout(held.resolve, idleMs);
+    // The hold ends at the timer or at shutdown, whether or not the peer
+    // half-closed (it then waits for an answer: it gets none, and no close).
+    held.promise.then(() => closeQuietly(conn));
+    try {
+      const sink = new Uint8Array(1024);
+      while ((await conn.read(sink)) !== null) { /* discarded */ }
+      await held.promise;
+    } catch {
+      // Closed by the timer or at shutdown, or reset by the peer.
+    } finally {
+      clearTimeout(timer);
+      closeQuietly(conn);
+      this.#refused.delete(conn);
+    }
   }
 
   async #handle(conn: IngestConn): Promise<void> {

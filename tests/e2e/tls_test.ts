@@ -129,6 +129,9 @@ Deno.test("--allow-from: peers outside the networks are closed unread", async (t
         "::",
         "--allow-from",
         allow,
+        // A refused peer is held unanswered for this long.
+        "--idle-timeout",
+        "0.5",
       ]);
       await sendRaw(server.port, encodeNetstring(template.render(1n)), {
         hostname: bad,

@@ -353,6 +353,8 @@ Deno.test("SPEC part 3: a peer refused by --allow-from gets no answer at all", a
   const server = new IngestServer(listener, {
     template,
     allowFrom: AllowList.parse(["10.0.0.0/8"]),
+    // A refused peer is held unanswered (no orderly close) this long.
+    idleTimeoutMs: 300,
     print: () => {},
     onDocument: (doc) => {
       docs.push(doc);
