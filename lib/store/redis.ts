@@ -11,7 +11,14 @@
  * | `eth:servers` | hash | document hash | server that stored the first copy |
  * | `eth:clients:first_seen` | hash | client IP | first receipt, ms |
  * | `eth:clients:last_seen` | hash | client IP | latest receipt, ms |
- * | `eth:batch:<id>` | string | | a saved batch's results, for 1 day |
+ * | `ethts:batches` | sorted set | batch id | when it was saved, ms (Redis clock) |
+ * | `ethts:batches:results` | hash | batch id | the batch's first-copy flags |
+ *
+ * The last two are this project's own bookkeeping, outside the originals'
+ * `eth:` keyspace: one bounded record of recent batches (at most
+ * {@linkcode BATCH_RECORD_MAX} entries, none older than an hour, trimmed by
+ * the same script that adds to it), so that a batch retried after its reply
+ * was lost is recognised and not counted twice.
  *
  * @module
  */
@@ -34,7 +41,18 @@ import {
 
 const CONNECT_TIMEOUT_MS = 5000;
 const COMMAND_TIMEOUT_MS = 10_000;
-const BATCH_MARKER_TTL_S = 24 * 3600;
+/** Bounds of the batch record (`ethts:batches`). */
+export interface BatchRecordLimits {
+  /** Batches remembered at most. */
+  maxEntries: number;
+  /** Age in ms past which a batch is forgotten. */
+  maxAgeMs: number;
+}
+
+/** Recent batches remembered at most (see the module doc). */
+export const BATCH_RECORD_MAX = 10_000;
+/** How long a batch is remembered at most, in ms: a retry comes within seconds. */
+export const BATCH_RECORD_MAX_AGE_MS = 3600_000;
 
 /** The key names, with the configured prefix. */
 export function redisKeys(prefix = "") {
@@ -45,7 +63,8 @@ export function redisKeys(prefix = "") {
     servers: `${prefix}eth:servers`,
     clientsFirstSeen: `${prefix}eth:clients:first_seen`,
     clientsLastSeen: `${prefix}eth:clients:last_seen`,
-    batch: (id: string) => `${prefix}eth:batch:${id}`,
+    batches: `${prefix}ethts:batches`,
+    batchResults: `${prefix}ethts:batches:results`,
   };
 }
 
@@ -61,16 +80,20 @@ export function describeRedis(config: RedisConfig): string {
 
 /**
  * Saves one batch atomically. ZADD NX decides the first copy; a retried
- * batch whose reply was lost finds its marker and returns the same results
- * without counting its documents twice.
- * KEYS: hashes, ips, blocks, servers, first_seen, last_seen, batch marker.
- * ARGV: marker TTL, then per document: hash, score, ip, block, ms, server.
+ * batch whose reply was lost finds its id in the batch record and returns
+ * the same results without counting its documents twice. The record is
+ * trimmed here too, by age and by count, so it stays bounded.
+ * KEYS: hashes, ips, blocks, servers, first_seen, last_seen, batches,
+ * batch results.
+ * ARGV: batch id, max age ms, max entries, then per document: hash, score,
+ * ip, block, ms, server.
  */
 const SAVE_SCRIPT = `
-local done = redis.call('GET', KEYS[7])
+local id = ARGV[1]
+local done = redis.call('HGET', KEYS[8], id)
 if done then return done end
 local out = {}
-for i = 2, #ARGV, 6 do
+for i = 4, #ARGV, 6 do
   local hash, score, ip, block, ms, server =
     ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
   local added = redis.call('ZADD', KEYS[1], 'NX', score, hash)
@@ -83,7 +106,21 @@ for i = 2, #ARGV, 6 do
   out[#out + 1] = added
 end
 local results = table.concat(out)
-redis.call('SET', KEYS[7], results, 'EX', ARGV[1])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZADD', KEYS[7], now, id)
+redis.call('HSET', KEYS[8], id, results)
+local old = redis.call('ZRANGEBYSCORE', KEYS[7], '-inf', now - tonumber(ARGV[2]),
+  'LIMIT', 0, 100)
+local extra = redis.call('ZCARD', KEYS[7]) - #old - tonumber(ARGV[3])
+if extra > 0 then
+  local oldest = redis.call('ZRANGE', KEYS[7], #old, #old + math.min(extra, 100) - 1)
+  for _, k in ipairs(oldest) do old[#old + 1] = k end
+end
+if #old > 0 then
+  redis.call('ZREM', KEYS[7], unpack(old))
+  redis.call('HDEL', KEYS[8], unpack(old))
+end
 return results
 `;
 
@@ -196,28 +233,48 @@ export class RedisWriter implements StoreWriter {
   readonly #keys;
   readonly #describe: string;
   readonly #nonce = crypto.randomUUID();
+  readonly #record: BatchRecordLimits;
 
-  private constructor(client: Redis, config: RedisConfig) {
+  private constructor(
+    client: Redis,
+    config: RedisConfig,
+    record: BatchRecordLimits,
+  ) {
     this.#client = client;
     this.#keys = redisKeys(config.keyPrefix);
     this.#describe = describeRedis(config);
+    this.#record = record;
   }
 
-  /** Connects; throws a `StoreError` when Redis cannot be reached. */
+  /**
+   * Connects; throws a `StoreError` when Redis cannot be reached.
+   * `batchRecord` overrides the batch record's bounds (for tests).
+   */
   static async open(
     config: RedisConfig,
-    { log = silentLogger }: { log?: Logger } = {},
+    { log = silentLogger, batchRecord }: {
+      log?: Logger;
+      batchRecord?: Partial<BatchRecordLimits>;
+    } = {},
   ): Promise<RedisWriter> {
     const client = createClient(config, log);
     await connect(client, config);
-    return new RedisWriter(client, config);
+    return new RedisWriter(client, config, {
+      maxEntries: BATCH_RECORD_MAX,
+      maxAgeMs: BATCH_RECORD_MAX_AGE_MS,
+      ...batchRecord,
+    });
   }
 
   /** Saves a batch atomically; see {@linkcode StoreWriter.save}. */
   async save(docs: readonly ReceivedDocument[]): Promise<boolean[]> {
     if (docs.length === 0) return [];
     const k = this.#keys;
-    const args: (string | number)[] = [BATCH_MARKER_TTL_S];
+    const args: (string | number)[] = [
+      batchId(this.#nonce, docs),
+      this.#record.maxAgeMs,
+      this.#record.maxEntries,
+    ];
     for (const d of docs) {
       args.push(
         d.hash,
@@ -233,14 +290,15 @@ export class RedisWriter implements StoreWriter {
     try {
       results = await this.#client.eval(
         SAVE_SCRIPT,
-        7,
+        8,
         k.hashes,
         k.ips,
         k.blocks,
         k.servers,
         k.clientsFirstSeen,
         k.clientsLastSeen,
-        k.batch(batchId(this.#nonce, docs)),
+        k.batches,
+        k.batchResults,
         ...args,
       );
     } catch (error) {

@@ -60,9 +60,7 @@ Deno.test("redis: the originals' keys, types and scores (SPEC 1.5)", async () =>
     );
     const keys = await redis.keys();
     assert.deepEqual(
-      keys.filter((k) => !k.includes("eth:batch:")).map((k) =>
-        k.slice(redis.prefix.length)
-      ),
+      keys.map((k) => k.slice(redis.prefix.length)),
       [
         "eth:blocks",
         "eth:clients:first_seen",
@@ -70,11 +68,15 @@ Deno.test("redis: the originals' keys, types and scores (SPEC 1.5)", async () =>
         "eth:hashes",
         "eth:ip_addresses",
         "eth:servers",
+        // Our bookkeeping, outside the originals' `eth:` keyspace: no key
+        // per batch, and nothing that expires.
+        "ethts:batches",
+        "ethts:batches:results",
       ],
     );
-    const marker = keys.find((k) => k.includes("eth:batch:"))!;
-    const ttl = await c.ttl(marker);
-    assert.ok(ttl > 0 && ttl <= 86400, `marker TTL ${ttl}`);
+    assert.equal(await c.type(redis.key("ethts:batches")), "zset");
+    assert.equal(await c.zcard(redis.key("ethts:batches")), 2);
+    assert.equal(await c.hlen(redis.key("ethts:batches:results")), 2);
   } finally {
     await writer.close();
   }
@@ -91,8 +93,48 @@ Deno.test("redis: a retried batch returns the same answer and counts once", asyn
       await redis.client.hget(redis.key("eth:ip_addresses"), "127.0.0.1"),
       "2",
     );
+    assert.equal(await redis.client.zcard(redis.key("ethts:batches")), 1);
   } finally {
     await writer.close();
+  }
+});
+
+Deno.test("redis: the batch record stays bounded by count and by age, trimmed as batches are saved", async () => {
+  await using redis = await TestRedis.create("store_record");
+  const c = redis.client;
+  const byCount = await RedisWriter.open(redis.config(), {
+    batchRecord: { maxEntries: 5 },
+  });
+  try {
+    for (let i = 0; i < 20; i++) {
+      assert.deepEqual(await byCount.save([await makeDocument(i)]), [true]);
+    }
+    assert.equal(await c.zcard(redis.key("ethts:batches")), 5);
+    assert.equal(await c.hlen(redis.key("ethts:batches:results")), 5);
+    // The newest are kept: the last batch, retried, still counts once.
+    assert.deepEqual(await byCount.save([await makeDocument(19)]), [true]);
+    assert.equal(
+      await c.hget(redis.key("eth:ip_addresses"), "127.0.0.1"),
+      "20",
+    );
+  } finally {
+    await byCount.close();
+  }
+  const byAge = await RedisWriter.open(redis.config(), {
+    batchRecord: { maxAgeMs: 1 },
+  });
+  try {
+    await byAge.save([await makeDocument(100)]);
+    await new Promise((r) => setTimeout(r, 10));
+    await byAge.save([await makeDocument(101)]);
+    // Everything older than 1 ms went with the second save.
+    assert.deepEqual(
+      await c.zrange(redis.key("ethts:batches"), 0, -1).then((m) => m.length),
+      1,
+    );
+    assert.equal(await c.hlen(redis.key("ethts:batches:results")), 1);
+  } finally {
+    await byAge.close();
   }
 });
 
