@@ -199,6 +199,10 @@ export function startServer(
           "--port",
           String(port),
           ...(metrics ? ["--metrics-port", String(metricsPort)] : []),
+          // A spool of its own in the run's temporary folder, never the
+          // default `eth.spool/<port>` in the working directory.
+          "--spool-dir",
+          `${settings.tmp}/spool-${randomSuffix()}`,
           ...args,
         ],
         {

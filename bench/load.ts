@@ -5,11 +5,14 @@
  *
  * Modes:
  * - `conn`: the originals' pattern. `--concurrency` clients each loop:
- *   connect, write one netstring, half-close, wait for the server to close.
- *   With `--dup K` every document is sent by K clients at once.
+ *   connect, write one netstring, half-close, then read the server's answer
+ *   (SPEC part 3): a document counts only on `2:ok,`, and the connection is
+ *   closed at once, as our client does. `--ack off` waits for the server's
+ *   close instead, as the originals' client does. With `--dup K` every
+ *   document is sent by K clients at once.
  * - `stream`: `--concurrency` long-lived connections, each writing frames
- *   back to back (`--batch` per write) until the time is up, then waiting
- *   for the server to close.
+ *   back to back (`--batch` per write) until the time is up while reading
+ *   the pipelined answers; a document counts once its `2:ok,` arrived.
  * - `http`: `--concurrency` keep-alive HTTP/1.1 connections, each sending
  *   `GET --path` and reading the whole answer, in a loop.
  * - `hold`: opens `--connections` connections, touches `--ready-file`,
@@ -81,6 +84,7 @@ const { values } = parseArgs({
     connections: { type: "string", default: "2000" },
     "ready-file": { type: "string" },
     timeout: { type: "string", default: "5" },
+    ack: { type: "string", default: "required" },
   },
 });
 
@@ -94,6 +98,7 @@ const warmupMs = Number(values.warmup) * 1000;
 const dup = Math.max(1, Number(values.dup));
 const firstBlock = Number(values["first-block"]);
 const timeoutMs = Number(values.timeout) * 1000;
+const ack = values.ack !== "off";
 
 const start = performance.now();
 const measureFrom = start + warmupMs;
@@ -176,7 +181,54 @@ class Watchdog {
 }
 
 async function readToEnd(conn: Deno.Conn, buffer: Uint8Array) {
-  while ((await conn.read(buffer)) !== null) { /* the server sends nothing */ }
+  while ((await conn.read(buffer)) !== null) { /* answers are not read */ }
+}
+
+const OK = new TextEncoder().encode("2:ok,");
+
+/** Reads one answer; throws unless it is `2:ok,`. */
+async function readOk(conn: Deno.Conn, buffer: Uint8Array) {
+  let got = 0;
+  while (got < OK.length) {
+    const n = await conn.read(buffer.subarray(got));
+    if (n === null) throw new Error("closed without an answer");
+    got += n;
+  }
+  for (let i = 0; i < OK.length; i++) {
+    if (buffer[i] !== OK[i]) {
+      throw new Error(
+        `answer ${
+          JSON.stringify(new TextDecoder().decode(buffer.subarray(0, got)))
+        }`,
+      );
+    }
+  }
+}
+
+/**
+ * Reads pipelined answers to the end of input, counting `2:ok,`s as they
+ * arrive; throws on anything else.
+ */
+class OkCounter {
+  count = 0;
+  #phase = 0;
+
+  async run(conn: Deno.Conn): Promise<number> {
+    const buffer = new Uint8Array(64 * 1024);
+    while (true) {
+      const n = await conn.read(buffer);
+      if (n === null) return performance.now();
+      for (let i = 0; i < n; i++) {
+        if (buffer[i] !== OK[this.#phase]) {
+          throw new Error(`unexpected answer byte ${buffer[i]}`);
+        }
+        if (++this.#phase === OK.length) {
+          this.#phase = 0;
+          this.count++;
+        }
+      }
+    }
+  }
 }
 
 async function connWorker(make: (b: number) => Uint8Array, dog: Watchdog) {
@@ -192,7 +244,8 @@ async function connWorker(make: (b: number) => Uint8Array, dog: Watchdog) {
       dog.watch(conn);
       await writeAll(conn, frame);
       await (conn as Deno.TcpConn).closeWrite();
-      await readToEnd(conn, buffer);
+      if (ack) await readOk(conn, buffer);
+      else await readToEnd(conn, buffer);
       succeed(began, performance.now());
       delivered.add(block);
     } catch (error) {
@@ -209,9 +262,19 @@ async function streamWorker(make: (b: number) => Uint8Array, dog: Watchdog) {
   const frames: Uint8Array[] = [];
   let conn: Deno.Conn | undefined;
   const sent: number[] = [];
+  const answers = new OkCounter();
   try {
     conn = await Deno.connect({ hostname: host, port });
     dog.watch(conn);
+    const c = conn;
+    // Answers are read while frames are written (pipelined).
+    const reading = ack
+      ? answers.run(c).then((t) => {
+        dog.release(c);
+        return t;
+      })
+      : undefined;
+    reading?.catch(() => {});
     while (performance.now() < end) {
       frames.length = 0;
       let size = 0;
@@ -232,11 +295,21 @@ async function streamWorker(make: (b: number) => Uint8Array, dog: Watchdog) {
       dog.touch(conn);
     }
     await (conn as Deno.TcpConn).closeWrite();
-    await readToEnd(conn, buffer);
-    const now = performance.now();
-    for (const block of sent) delivered.add(block);
-    ok += sent.length;
-    measuredOk += sent.length;
+    let now: number;
+    let acknowledged = sent.length;
+    if (reading) {
+      now = await reading;
+      acknowledged = answers.count;
+      if (acknowledged < sent.length) {
+        fail(new Error(`${sent.length - acknowledged} frames without ok`));
+      }
+    } else {
+      await readToEnd(conn, buffer);
+      now = performance.now();
+    }
+    for (const block of sent.slice(0, acknowledged)) delivered.add(block);
+    ok += acknowledged;
+    measuredOk += acknowledged;
     return now;
   } catch (error) {
     fail(error);
@@ -441,16 +514,18 @@ try {
 
 async function streamWarmup(make: (b: number) => Uint8Array) {
   const conn = await Deno.connect({ hostname: host, port });
+  const answers = new OkCounter();
+  const reading = ack ? answers.run(conn) : undefined;
+  reading?.catch(() => {});
   try {
     const until = performance.now() + warmupMs;
-    let count = 0;
+    const blocks: number[] = [];
     while (performance.now() < until) {
       const parts: Uint8Array[] = [];
       for (let i = 0; i < Number(values.batch); i++) {
         const block = firstBlock + nextSeq++;
-        delivered.add(block);
+        blocks.push(block);
         parts.push(make(block));
-        count++;
       }
       const size = parts.reduce((n, p) => n + p.length, 0);
       const chunk = new Uint8Array(size);
@@ -462,8 +537,15 @@ async function streamWarmup(make: (b: number) => Uint8Array) {
       await writeAll(conn, chunk);
     }
     await (conn as Deno.TcpConn).closeWrite();
-    await readToEnd(conn, new Uint8Array(256));
-    ok += count;
+    let acknowledged = blocks.length;
+    if (reading) {
+      await reading;
+      acknowledged = answers.count;
+    } else {
+      await readToEnd(conn, new Uint8Array(256));
+    }
+    for (const block of blocks.slice(0, acknowledged)) delivered.add(block);
+    ok += acknowledged;
   } finally {
     closeQuietly(conn);
   }

@@ -135,7 +135,7 @@ export async function scenario1(settings: Settings): Promise<ScenarioResult> {
   result.note = settings.countBy === "metrics"
     ? "stdout to /dev/null; documents counted by the server's eth_server_frames_accepted_total against those the load generator saw acknowledged"
     : "stdout to a file, whose DATA lines are counted against the documents the load generator saw acknowledged";
-  judge(result, { on: "ratio", op: ">=", value: 0.8 });
+  judge(result, { on: "ratio", op: ">=", value: 0.9 });
   if (result.lost !== 0 && result.target) result.target.met = false;
   return result;
 }
@@ -272,11 +272,6 @@ export async function scenario2(
   const variants = [
     { id: "2-sqlite", make: () => Promise.resolve(sqliteStore(settings)) },
     { id: "2-mysql-redis", make: () => mysqlRedisStore() },
-    // The originals' semantics: close on receipt, not after the commit.
-    {
-      id: "2-mysql-redis-wait0",
-      make: () => mysqlRedisStore(["--store-wait", "0"]),
-    },
   ];
   const runs = new Map<string, { run: Run; count: StoreCount }[]>();
   const skipped = new Map<string, string>();
@@ -319,8 +314,6 @@ export async function scenario2(
       "2-sqlite": "ingest into SQLite, each document from 4 clients",
       "2-mysql-redis":
         "ingest into MySQL + Redis, each document from 4 clients",
-      "2-mysql-redis-wait0":
-        "the same with --store-wait 0 (close on receipt, as the originals)",
     }[variant.id]!;
     const reason = skipped.get(variant.id);
     const done = runs.get(variant.id) ?? [];
@@ -376,10 +369,13 @@ export async function scenario2(
       `${rows} rows for ${delivered} distinct documents acknowledged (${acknowledged} copies)${
         redis === undefined ? "" : `, ${redis} Redis hashes`
       }: ${exactlyOnce ? "exactly once" : "NOT exactly once"}`;
-    if (variant.id.startsWith("2-mysql-redis")) {
-      judge(result, { on: "ratio", op: ">=", value: 0.5 });
-      if (!exactlyOnce || result.lost !== 0) result.target!.met = false;
-    }
+    // `ok` means durable in the spool; the stores are written behind it.
+    judge(result, {
+      on: "ratio",
+      op: ">=",
+      value: variant.id === "2-sqlite" ? 0.8 : 0.7,
+    });
+    if (!exactlyOnce || result.lost !== 0) result.target!.met = false;
     results.push(result);
   }
   return results;
@@ -400,14 +396,15 @@ export async function scenario3(settings: Settings): Promise<ScenarioResult> {
     {
       id: "3",
       scenario: 3,
-      name: "ingest, many documents on one connection, no store",
+      name:
+        "ingest, many documents on one connection, pipelined answers, no store",
       unit: "docs/s",
     },
     ours,
     sink,
   );
   result.p50Ms = result.p99Ms = null;
-  judge(result, { on: "rate", op: ">=", value: 100_000 });
+  judge(result, { on: "rate", op: ">=", value: 250_000 });
   if (result.lost !== 0 && result.target) result.target.met = false;
   return result;
 }
