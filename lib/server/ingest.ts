@@ -540,8 +540,9 @@ export class IngestServer {
       receivedAt: this.#now(),
       server: this.#options.serverId ?? "",
     });
-    if (stored) {
+    if (stored && stored !== batch.durable) {
       // Handled here too: it may reject before the answer chain reaches it.
+      // (Documents synced together share one promise: once is enough.)
       stored.catch(() => {});
       batch.durable = stored;
     }

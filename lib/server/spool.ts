@@ -96,8 +96,11 @@ export class Spool {
   #pending: Uint8Array[] = [];
   #pendingBytes = 0;
   #durable: number;
-  #waiters: { seq: number; resolve: () => void; reject: (e: Error) => void }[] =
-    [];
+  // One promise per group, not per document: the group being written
+  // (records up to #writingLast) and the next one.
+  #writing: PromiseWithResolvers<void> | undefined;
+  #writingLast = 0;
+  #nextGroup: PromiseWithResolvers<void> | undefined;
   #flushing: Promise<void> | undefined;
   #failure: Error | undefined;
   readonly #positions: Map<string, number>;
@@ -255,9 +258,9 @@ export class Spool {
    */
   synced(seq: number): Promise<void> | undefined {
     if (seq <= this.#durable) return undefined;
-    return new Promise((resolve, reject) =>
-      this.#waiters.push({ seq, resolve, reject })
-    );
+    // Documents of one group share one promise (a group is synced whole).
+    if (seq <= this.#writingLast) return (this.#writing ??= group()).promise;
+    return (this.#nextGroup ??= group()).promise;
   }
 
   /**
@@ -292,9 +295,12 @@ export class Spool {
   }
 
   async #flush(): Promise<void> {
-    // Let the current burst of appends (one read's frames, other
-    // connections' frames) join this group.
-    await abortableSleep(0);
+    // Let the rest of the current burst of appends (the other frames of
+    // this read, reads completed in the same turn) join this group. Not a
+    // timer: `setTimeout(0)` waits 1-4 ms, which every acknowledgement
+    // would pay. Under load groups form anyway: whatever arrives while a
+    // group is being synced is the next group.
+    await Promise.resolve();
     while (this.#pending.length > 0) {
       const records = this.#pending;
       const bytes = this.#pendingBytes;
@@ -302,6 +308,9 @@ export class Spool {
       this.#pendingBytes = 0;
       const last = this.#next - 1;
       const first = last - records.length + 1;
+      this.#writing = this.#nextGroup;
+      this.#nextGroup = undefined;
+      this.#writingLast = last;
       let segment: Segment | undefined;
       try {
         const file = await this.#segmentFor(first);
@@ -324,7 +333,9 @@ export class Spool {
         }
         this.#file?.close();
         this.#file = undefined;
-        for (const w of this.#waiters.splice(0)) w.reject(failure);
+        // Every waiter is told (the documents are kept and retried, but
+        // must not be acknowledged yet).
+        this.#rejectGroups(failure);
         await abortableSleep(200);
         if (this.#closed) break;
         continue;
@@ -333,11 +344,17 @@ export class Spool {
       segment!.end = last + 1;
       segment!.bytes += bytes;
       this.#durable = last;
-      const ready = this.#waiters.filter((w) => w.seq <= last);
-      this.#waiters = this.#waiters.filter((w) => w.seq > last);
-      for (const w of ready) w.resolve();
+      this.#writing?.resolve();
+      this.#writing = undefined;
     }
     this.#flushing = undefined;
+  }
+
+  #rejectGroups(failure: Error) {
+    this.#writing?.reject(failure);
+    this.#nextGroup?.reject(failure);
+    this.#writing = this.#nextGroup = undefined;
+    this.#writingLast = this.#durable;
   }
 
   async #segmentFor(first: number): Promise<Deno.FsFile> {
@@ -425,6 +442,13 @@ export class Spool {
       this.#room = undefined;
     }
   }
+}
+
+/** A group's promise; a rejection nobody awaits is not an error. */
+function group(): PromiseWithResolvers<void> {
+  const g = Promise.withResolvers<void>();
+  g.promise.catch(() => {});
+  return g;
 }
 
 /** Splits a segment into documents, stopping at a torn or corrupt record. */

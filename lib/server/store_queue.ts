@@ -55,6 +55,12 @@ export interface StoreQueueOptions {
   maxBatch?: number;
   /** Payload bytes per write at most (one document always fits). Default 1 MiB. */
   maxBatchBytes?: number;
+  /**
+   * How long to wait for more documents before writing a batch smaller
+   * than `maxBatch`, in ms. Only for documents that are durable elsewhere
+   * (the spool): it delays storing, never acknowledging. Default 0.
+   */
+  lingerMs?: number;
   /** First retry delay in ms, doubled per failure. Default 100. */
   minBackoffMs?: number;
   /** Longest retry delay in ms. Default 2000. */
@@ -150,6 +156,7 @@ export class StoreQueue {
       capacity: SERVER_OPTIONS.storeQueueSize.default,
       maxBatch: 500,
       maxBatchBytes: 1024 * 1024,
+      lingerMs: 0,
       minBackoffMs: 100,
       maxBackoffMs: 2000,
       log: silentLogger,
@@ -303,7 +310,19 @@ export class StoreQueue {
           await this.#idle();
           continue;
         }
-        if (this.#batch.length === 0) this.#batch = this.#take();
+        if (this.#batch.length === 0) {
+          // Documents are durable in the spool already: waiting a little
+          // for more makes one large write of many small ones (a
+          // transaction, a round trip, a message to the SQLite worker each).
+          if (
+            this.#o.lingerMs > 0 && !this.#closing &&
+            this.#items.size < this.#batchLimit
+          ) {
+            await this.#sleep(this.#o.lingerMs);
+            if (this.#stopped) break;
+          }
+          this.#batch = this.#take();
+        }
       }
       const started = this.#o.now();
       try {
