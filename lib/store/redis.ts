@@ -11,7 +11,7 @@
  * | `eth:servers` | hash | document hash | server that stored the first copy |
  * | `eth:clients:first_seen` | hash | client IP | first receipt, ms |
  * | `eth:clients:last_seen` | hash | client IP | latest receipt, ms |
- * | `ethts:batches` | sorted set | batch id | when it was saved, ms (Redis clock) |
+ * | `ethts:batches` | sorted set | batch id | when it was saved, µs (Redis clock) |
  * | `ethts:batches:results` | hash | batch id | the batch's first-copy flags |
  *
  * The last two are this project's own bookkeeping, outside the originals'
@@ -107,11 +107,13 @@ for i = 4, #ARGV, 6 do
 end
 local results = table.concat(out)
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+-- Microseconds: scripts run one at a time, so saves rarely share a score
+-- and trimming by rank removes the oldest, not a tie with the newest.
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 redis.call('ZADD', KEYS[7], now, id)
 redis.call('HSET', KEYS[8], id, results)
-local old = redis.call('ZRANGEBYSCORE', KEYS[7], '-inf', now - tonumber(ARGV[2]),
-  'LIMIT', 0, 100)
+local old = redis.call('ZRANGEBYSCORE', KEYS[7], '-inf',
+  now - tonumber(ARGV[2]) * 1000, 'LIMIT', 0, 100)
 local extra = redis.call('ZCARD', KEYS[7]) - #old - tonumber(ARGV[3])
 if extra > 0 then
   local oldest = redis.call('ZRANGE', KEYS[7], #old, #old + math.min(extra, 100) - 1)

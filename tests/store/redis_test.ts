@@ -106,13 +106,14 @@ Deno.test("redis: the batch record stays bounded by count and by age, trimmed as
     batchRecord: { maxEntries: 5 },
   });
   try {
-    for (let i = 0; i < 20; i++) {
-      assert.deepEqual(await byCount.save([await makeDocument(i)]), [true]);
-    }
+    const docs = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => makeDocument(i)),
+    );
+    for (const doc of docs) assert.deepEqual(await byCount.save([doc]), [true]);
     assert.equal(await c.zcard(redis.key("ethts:batches")), 5);
     assert.equal(await c.hlen(redis.key("ethts:batches:results")), 5);
     // The newest are kept: the last batch, retried, still counts once.
-    assert.deepEqual(await byCount.save([await makeDocument(19)]), [true]);
+    assert.deepEqual(await byCount.save([docs[19]]), [true]);
     assert.equal(
       await c.hget(redis.key("eth:ip_addresses"), "127.0.0.1"),
       "20",
