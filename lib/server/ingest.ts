@@ -287,8 +287,10 @@ export class IngestServer {
     const ip = normalizeIp(hostname);
     const open = this.#perIp.get(ip) ?? 0;
     if (open < limit) return true;
-    // Closed unread: the sender sees no acknowledgement and sends again.
-    closeQuietly(conn);
+    // Held unanswered like an --allow-from refusal: the sender sees no
+    // acknowledgement (and no close an --ack auto client could take for an
+    // original's success) and sends again, elsewhere or later.
+    this.#holdRefused(conn);
     this.stats.rejected.per_ip_limit = (this.stats.rejected.per_ip_limit ??
       0) + 1;
     const line = `Refused a connection from ${
