@@ -254,8 +254,20 @@ Deno.test({
         squeezed.push(hash);
       }
       assert.ok(block < 2100, "the full spool kept acknowledging");
-      for (let i = 0; i < 3; i++) {
-        assert.equal(await tryOne(2200 + i), undefined, "ok from a full spool");
+      // Space comes back when the store passes a spool segment, which is
+      // then deleted (and acknowledging rightly resumes): take that space
+      // too, until three documents in a row find none. What was
+      // acknowledged meanwhile is durable and must be stored like the rest.
+      let refused = 0;
+      for (let tries = 0; refused < 3; tries++) {
+        assert.ok(tries < 30, "the spool never stayed full");
+        const hash = await tryOne(2200 + tries);
+        if (hash === undefined) refused++;
+        else {
+          squeezed.push(hash);
+          refused = 0;
+          await disk.fill();
+        }
       }
       const ready = await waitFor(async () => {
         const r = await get(metricsPort, "/readyz");
