@@ -10,16 +10,22 @@ import { join, relative } from "node:path";
 import { parse as parseYaml } from "yaml";
 import {
   CLIENT_OPTIONS,
-  type OptionSpec,
   parseClientConfig,
   parseServerConfig,
   parseStatsConfig,
-  pendingFor,
   type ProgramName,
+  reads,
   SERVER_OPTIONS,
   STATS_OPTIONS,
 } from "./deploy/_programs.ts";
-import { STORE_FLUSH_TIMEOUT } from "../deploy/environments.ts";
+import {
+  clientEnvironment,
+  SERVER_SECRETS,
+  serverEnvironment,
+  STATS_SECRETS,
+  statsEnvironment,
+  STORE_FLUSH_TIMEOUT,
+} from "../deploy/environments.ts";
 import {
   CompileError,
   explainFailure,
@@ -43,34 +49,9 @@ const PROGRAM = {
   stats: { parse: parseStatsConfig, options: Object.values(STATS_OPTIONS) },
 } as const;
 
-const hasOption = (options: OptionSpec[], name: string) =>
-  options.some((o) => o.name === name);
-
-/**
- * Options the artifacts use that a concurrent change may not have added to
- * lib/config.ts yet. While one is missing its variable is left out of the
- * parser checks and the checks that need it are ignored, naming it.
- */
-const PENDING: { program: ProgramName; option: string }[] = [
-  { program: "client", option: "metrics-port" },
-  { program: "server", option: "metrics-port" },
-];
-const pendingEnv = (program: ProgramName, option: string) =>
-  `ETH_${program.toUpperCase()}_${option.toUpperCase().replaceAll("-", "_")}`;
-const missingPending = (program: ProgramName) =>
-  PENDING.filter((p) =>
-    p.program === program && !hasOption(PROGRAM[program].options, p.option)
-  );
-const metricsMissing = (program: "client" | "server") =>
-  !hasOption(PROGRAM[program].options, "metrics-port");
-const ignoredFor = (program: "client" | "server") =>
-  metricsMissing(program)
-    ? ` (ignored: ${program.toUpperCase()}_OPTIONS has no --metrics-port yet)`
-    : "";
-
 /**
  * Asserts every variable of `env` is one `program` reads (or one `extra`
- * allows), and returns `env` without those of pending options.
+ * allows), and returns `env`.
  */
 function acceptedEnv(
   program: ProgramName,
@@ -78,18 +59,14 @@ function acceptedEnv(
   where: string,
   extra: (name: string) => boolean = () => false,
 ): Env {
-  const known = new Set(PROGRAM[program].options.flatMap((o) => o.env ?? []));
-  const pending = new Set([
-    ...missingPending(program).map((p) => pendingEnv(program, p.option)),
-    ...pendingFor(program),
-  ]);
   for (const name of Object.keys(env)) {
-    if (pending.has(name) || extra(name)) continue;
-    assert.ok(known.has(name), `${where}: ${program} does not read ${name}`);
+    if (extra(name)) continue;
+    assert.ok(
+      reads(program, name),
+      `${where}: ${program} does not read ${name}`,
+    );
   }
-  return Object.fromEntries(
-    Object.entries(env).filter(([name]) => !pending.has(name)),
-  );
+  return env;
 }
 
 /** Runs the program's own parser; a ConfigError fails the test with context. */
@@ -356,11 +333,8 @@ for (const image of IMAGES) {
     assert.deepEqual(all(image.final, "ARG"), [], `${file}: no run-time ARG`);
   });
 
-  const metrics = program === "stats" ? "" : ignoredFor(program);
   Deno.test({
-    name:
-      `${file}: HEALTHCHECK probes /livez on the port ${program} serves it${metrics}`,
-    ignore: program !== "stats" && metricsMissing(program),
+    name: `${file}: HEALTHCHECK probes /livez on the port ${program} serves it`,
     fn() {
       const config = parseConfig(
         program,
@@ -490,10 +464,7 @@ Deno.test("Dockerrun.aws.json: Elastic Beanstalk v2 with one essential eth-serve
 
 Deno.test({
   name:
-    `Dockerrun.aws.json: the container health check probes the server's metrics port${
-      ignoredFor("server")
-    }`,
-  ignore: metricsMissing("server"),
+    "Dockerrun.aws.json: the container health check probes the server's metrics port",
   fn() {
     const { container, env } = dockerrunServer();
     const config = parseServerConfig(
@@ -600,13 +571,36 @@ interface Service {
   ports?: string[];
   healthcheck?: { test: string[] };
   stop_grace_period?: string;
+  secrets?: (string | { source: string; target?: string })[];
 }
 
 const COMPOSE_TEXT = read("docker-compose.yml");
 const COMPOSE = parseYaml(COMPOSE_TEXT, { merge: true }) as {
   services: Record<string, Service>;
+  secrets?: Record<string, { environment?: string; file?: string }>;
 };
 const SERVICES = COMPOSE.services;
+
+/** Where Compose mounts a service's secret `name`. */
+const secretPath = (name: string) => `/run/secrets/${name}`;
+/** The secrets a service lists. */
+const secretsOf = (s: Service) =>
+  (s.secrets ?? []).map((e) => typeof e === "string" ? e : e.source);
+/**
+ * Each top-level secret's sample value, in a temporary file standing for
+ * its mount, so the parsers read `*_FILE` variables as in the container.
+ */
+const SECRET_SAMPLES = Object.keys(COMPOSE.secrets ?? {}).map((name) => {
+  const value = `sample-secret-${name}-${crypto.randomUUID()}`;
+  const file = Deno.makeTempFileSync({ prefix: "eth_t_compose_secret_" });
+  Deno.writeTextFileSync(file, `${value}\n`);
+  return { name, value, file };
+});
+globalThis.addEventListener("unload", () => {
+  for (const s of SECRET_SAMPLES) Deno.removeSync(s.file);
+});
+const mounted = (value: string) =>
+  SECRET_SAMPLES.find((s) => secretPath(s.name) === value)?.file ?? value;
 
 const composeEnv = (s: Service): Env =>
   Array.isArray(s.environment)
@@ -632,7 +626,7 @@ const FLEET = Object.entries(SERVICES).flatMap(([name, service]) => {
   const env = Object.fromEntries(
     Object.entries({ ...image.env, ...raw }).map((
       [k, v],
-    ) => [k, interpolate(v)]),
+    ) => [k, mounted(interpolate(v))]),
   );
   const args = service.command === undefined
     ? image.args
@@ -686,9 +680,12 @@ Deno.test("compose: services reference each other consistently", () => {
     );
   };
   const mysqlEnv = composeEnv(SERVICES.mysql);
-  const passwordVar = (v: string) => /^\$\{(\w+):\?[^}]+\}$/.exec(v)?.[1];
-  const sharedPassword = passwordVar(mysqlEnv.MYSQL_PASSWORD);
-  assert.ok(sharedPassword, "MySQL's password must be ${VAR:?...}");
+  // MySQL's image reads its user's password from the mounted secret.
+  const shared = SECRET_SAMPLES.find((s) =>
+    secretPath(s.name) === mysqlEnv.MYSQL_PASSWORD_FILE
+  );
+  assert.ok(shared, "MySQL's password must be a mounted Compose secret");
+  assert.ok(secretsOf(SERVICES.mysql).includes(shared.name), "mysql");
   const byName = new Map(FLEET.map((f) => [f.name, f]));
   for (const f of FLEET) {
     const env = acceptedEnv(f.program, f.env, f.name, lwaVariable(f.image));
@@ -728,8 +725,9 @@ Deno.test("compose: services reference each other consistently", () => {
     assert.equal(redis.port, 6379);
     assert.equal(mysql.database, mysqlEnv.MYSQL_DATABASE);
     assert.equal(mysql.user, mysqlEnv.MYSQL_USER);
-    const pass = Object.entries(f.raw).find(([k]) => /MYSQL_PASS$/.test(k));
-    assert.equal(passwordVar(pass?.[1] ?? ""), sharedPassword, f.name);
+    // The same secret, mounted in this service, read through *_FILE.
+    assert.equal(mysql.password, shared.value, f.name);
+    assert.ok(secretsOf(f.service).includes(shared.name), f.name);
   }
   const published = Object.values(SERVICES).flatMap((s) =>
     (s.ports ?? []).map((p) => p.split(":").at(-2))
@@ -737,10 +735,14 @@ Deno.test("compose: services reference each other consistently", () => {
   assert.equal(new Set(published).size, published.length, "host ports clash");
 });
 
-Deno.test("compose: interpolations are required variables, never defaults, and .env stays out of git and images", () => {
+Deno.test("compose: secrets come from the environment or .env, interpolations are required variables, and .env stays out of git and images", () => {
   const uses = [...COMPOSE_TEXT.matchAll(/\$\{[^}]*\}/g)].map((m) => m[0]);
-  assert.ok(uses.length > 0);
   for (const use of uses) assert.match(use, /^\$\{\w+:\?[^}]+\}$/);
+  assert.ok(SECRET_SAMPLES.length > 0, "no Compose secrets");
+  for (const [name, source] of Object.entries(COMPOSE.secrets ?? {})) {
+    assert.match(source.environment ?? "", /^[A-Z][A-Z0-9_]*$/, name);
+    assert.match(COMPOSE_TEXT, new RegExp(`^#.*${source.environment}=`, "m"));
+  }
   assert.match(read(".gitignore"), /^\.env$/m);
   assert.match(read(".dockerignore"), /^\.env$/m);
 });
@@ -784,6 +786,9 @@ Deno.test("compose: images pinned by digest, servers outlast their flush timeout
 const SECRET_NAME =
   /PASS(WORD)?|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIAL/i;
 const FLAG_VALUE = /^(yes|no|true|false|0|1)$/i;
+/** `<VAR>_FILE` naming a mounted file: where the secret is, not the secret. */
+const isSecretFile = (name: string, value: string) =>
+  /_FILE$/.test(name) && /^\/[\w./-]+$/.test(value);
 
 /** Problems found in the text of one deployment file. */
 function findSecrets(file: string, text: string): string[] {
@@ -805,7 +810,10 @@ function findSecrets(file: string, text: string): string[] {
   const assignment =
     /(?<!\$\{)\b([A-Z][A-Z0-9_]*)\s*[=:]\s*["']?([^\s"'$,}][^\s"',}]*)/g;
   for (const [, name, value] of text.matchAll(assignment)) {
-    if (SECRET_NAME.test(name) && !FLAG_VALUE.test(value)) {
+    if (
+      SECRET_NAME.test(name) && !FLAG_VALUE.test(value) &&
+      !isSecretFile(name, value)
+    ) {
       found.push(`${file}: ${name} is set to a literal`);
     }
   }
@@ -831,7 +839,8 @@ function findSecretValues(file: string, doc: unknown): string[] {
     for (const [key, value] of Object.entries(obj)) {
       if (
         SECRET_NAME.test(key) && typeof value === "string" &&
-        !isReference(value) && key !== "MYSQL_RANDOM_ROOT_PASSWORD"
+        !isReference(value) && !isSecretFile(key, value) &&
+        key !== "MYSQL_RANDOM_ROOT_PASSWORD"
       ) {
         found.push(`${file}: ${key} is set to a literal`);
       }
@@ -873,6 +882,7 @@ Deno.test("the secret scanner flags secrets and passes references", () => {
     "server --mysql-pass hunter2",
     "https://mainnet.infura.io/v3/0123456789abcdef0123456789abcdef",
     "MYSQL_PASS=eth_password",
+    "MYSQL_PASSWORD_FILE: hunter2",
   ];
   for (const text of bad) {
     assert.ok(findSecrets("sample", text).length > 0, text);
@@ -883,6 +893,7 @@ Deno.test("the secret scanner flags secrets and passes references", () => {
     "MYSQL_RANDOM_ROOT_PASSWORD: yes",
     '--mysql-pass "$MYSQL_PASS"',
     "ETH_SERVER_MYSQL_PASS: ${MYSQL_SECRET_ARN}",
+    "ETH_SERVER_MYSQL_PASS_FILE: /run/secrets/mysql_password",
   ];
   for (const text of good) {
     assert.deepEqual(findSecrets("sample", text), [], text);
@@ -928,6 +939,69 @@ Deno.test("no deployment file holds a secret literal", () => {
     found.push(...findSecretValues(image.file, image.env));
   }
   assert.deepEqual(found, []);
+});
+
+/** The variables that carry a secret's value in `program` (not `*_FILE`). */
+const secretVariables = (program: ProgramName) =>
+  new Set(
+    PROGRAM[program].options.filter((o) => o.secret).flatMap((o) =>
+      o.env ?? []
+    ),
+  );
+
+Deno.test("no program is handed a secret as a plain value where a file or a reference can carry it", () => {
+  const stores = { mysqlHost: "mysql.sample", redisHost: "redis.sample" };
+  const plain: [string, ProgramName, Env][] = [
+    ...FLEET.map((f): [string, ProgramName, Env] => [
+      `compose ${f.name}`,
+      f.program,
+      f.raw,
+    ]),
+    ...IMAGES.map((i): [string, ProgramName, Env] => [
+      i.file,
+      i.program,
+      i.env,
+    ]),
+    [
+      "Dockerrun.aws.json",
+      "server",
+      toEnv(dockerrunServer().container.environment as NameValue[]),
+    ],
+    [
+      "deploy/environments.ts client",
+      "client",
+      clientEnvironment({
+        host: "h",
+        port: 1,
+      }),
+    ],
+    ["deploy/environments.ts server", "server", serverEnvironment(stores)],
+    ["deploy/environments.ts stats", "stats", statsEnvironment(stores)],
+  ];
+  const found: string[] = [];
+  for (const [where, program, env] of plain) {
+    const secret = secretVariables(program);
+    assert.ok(secret.size > 0 || program === "client", program);
+    for (const name of Object.keys(env)) {
+      if (secret.has(name)) found.push(`${where}: ${name} is a plain value`);
+    }
+  }
+  // The MySQL image too reads its password from the mounted file.
+  const mysqlEnv = composeEnv(SERVICES.mysql);
+  assert.ok(!("MYSQL_PASSWORD" in mysqlEnv), "compose mysql: MYSQL_PASSWORD");
+  assert.ok(!("MYSQL_ROOT_PASSWORD" in mysqlEnv), "compose mysql: root");
+  assert.deepEqual(found, []);
+  // What the platforms inject is a reference, never a value in the template.
+  for (const name of Object.keys({ ...SERVER_SECRETS, ...STATS_SECRETS })) {
+    assert.ok(
+      secretVariables(name.startsWith("ETH_SERVER_") ? "server" : "stats")
+        .has(name),
+      `${name} is not a secret option`,
+    );
+  }
+  // The check can fail.
+  assert.ok(secretVariables("server").has("ETH_SERVER_MYSQL_PASS"));
+  assert.ok(secretVariables("stats").has("MYSQL_PASS"));
 });
 
 // deno task compile

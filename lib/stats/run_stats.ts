@@ -65,6 +65,7 @@ export class StatsServer implements AsyncDisposable {
   readonly #reader: StoreReader;
   readonly #closeReader: boolean;
   readonly #ledger: FleetLedger;
+  readonly #startup: Promise<void>;
   #closed: Promise<void> | undefined;
 
   private constructor(
@@ -72,8 +73,10 @@ export class StatsServer implements AsyncDisposable {
     reader: StoreReader,
     closeReader: boolean,
     ledger: FleetLedger,
+    startup: Promise<void>,
   ) {
     this.#server = server;
+    this.#startup = startup;
     this.#ledger = ledger;
     this.#reader = reader;
     this.#closeReader = closeReader;
@@ -93,18 +96,31 @@ export class StatsServer implements AsyncDisposable {
       template: options.template,
       head: options.head,
     });
-    // Reads the history once now, so the first answers need not.
+    // Reads the history once now, so the first answers need not, and pings
+    // every store: one that refuses (a wrong password) is one WARN line
+    // now, not an error on each request. Serving starts anyway: the stores
+    // may come up later, and /readyz says why until they do.
     const started = performance.now();
-    ledger.refresh().then(
-      () =>
+    // The ping follows the read: a reader connects on first use, once.
+    const startup = ledger.refresh().then(
+      () => undefined,
+      (error: Error) => error,
+    ).then(async (error) => {
+      const stores = await reader.health();
+      const down = stores.filter((s) => !s.up);
+      for (const s of down) {
+        log.warn(`${s.describe} does not answer (serving anyway): ${s.error}`);
+      }
+      if (error && down.length === 0) {
+        log.warn(`Cannot read the stored documents yet: ${error.message}`);
+      } else if (!error) {
         log.info(
           `Read ${ledger.documents} stored documents in ${
             Math.round(performance.now() - started)
           } ms`,
-        ),
-      (error) =>
-        log.warn(`Cannot read the stored documents yet: ${error.message}`),
-    );
+        );
+      }
+    });
     const handler = createStatsHandler(reader, {
       ledger,
       staleAfterMs: options.staleAfterMs,
@@ -126,6 +142,7 @@ export class StatsServer implements AsyncDisposable {
       reader,
       options.closeReader ?? false,
       ledger,
+      startup,
     );
   }
 
@@ -133,6 +150,7 @@ export class StatsServer implements AsyncDisposable {
   close(): Promise<void> {
     this.#closed ??= (async () => {
       await this.#server.shutdown();
+      await this.#startup;
       await this.#ledger.idle();
       if (this.#closeReader) await this.#reader.close();
     })();

@@ -195,12 +195,15 @@ function storeError(
 }
 
 /**
- * ioredis rejects a failed connection with "Connection is closed." or "Reached
- * the max retries per request limit"; the reason came as an event.
+ * ioredis rejects a failed connection with "Connection is closed.", "Reached
+ * the max retries per request limit" or, between reconnects, "Stream isn't
+ * writeable"; the reason came as an event.
  */
 function explained(client: Redis, error: unknown): unknown {
   const vague = (e: unknown) =>
-    /Connection is closed|max retries per request/.test((e as Error).message);
+    /Connection is closed|max retries per request|Stream isn't writeable/.test(
+      (e as Error).message,
+    );
   if (!vague(error)) return error;
   const last = lastErrors.get(client);
   return last && !vague(last)
@@ -328,6 +331,7 @@ export class RedisReader implements StoreReader {
   readonly #keys;
   readonly #describe: string;
   readonly #config: RedisConfig;
+  #connecting: Promise<void> | undefined;
 
   /** A reader; it connects on first use and reconnects by itself. */
   constructor(config: RedisConfig, { log = silentLogger } = {}) {
@@ -339,9 +343,14 @@ export class RedisReader implements StoreReader {
 
   async #do<T>(fn: (client: Redis) => Promise<T>): Promise<T> {
     try {
+      // Concurrent first uses share one connect: a command sent while the
+      // client connects fails at once (no offline queue).
       if (this.#client.status === "wait" || this.#client.status === "end") {
-        await this.#client.connect();
+        this.#connecting ??= this.#client.connect().finally(() => {
+          this.#connecting = undefined;
+        });
       }
+      if (this.#connecting) await this.#connecting;
       return await fn(this.#client);
     } catch (error) {
       throw storeError(

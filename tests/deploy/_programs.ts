@@ -41,24 +41,6 @@ export const PROGRAM = {
   },
 } as const;
 
-/**
- * Variables the deployment sets that issue 13 (store TLS, Redis AUTH,
- * secret files) adds to the programs. While a program's parser does not
- * know one of these, the checks leave it out and say so; as soon as the
- * parser knows it, it is checked like every other variable.
- */
-export const PENDING_ISSUE_13_VARIABLES: readonly string[] = [
-  "ETH_SERVER_MYSQL_TLS",
-  "ETH_SERVER_MYSQL_CA",
-  "ETH_SERVER_REDIS_TLS",
-  "ETH_SERVER_REDIS_PASS",
-  "ETH_STATS_MYSQL_TLS",
-  "ETH_STATS_MYSQL_CA",
-  "ETH_STATS_REDIS_TLS",
-  "ETH_STATS_MYSQL_PASS_FILE",
-  "ETH_STATS_REDIS_PASS_FILE",
-];
-
 const listed = (program: ProgramName, name: string) =>
   PROGRAM[program].options.some((o) => (o.env ?? []).includes(name));
 
@@ -86,6 +68,8 @@ export function reads(program: ProgramName, name: string): boolean {
         [`ETH_${program.toUpperCase()}_USE_MYSQL`]: "1",
         [`ETH_${program.toUpperCase()}_USE_REDIS`]: "1",
         [`ETH_${program.toUpperCase()}_MYSQL_HOST`]: "h",
+        [`ETH_${program.toUpperCase()}_MYSQL_USER`]: "u",
+        [`ETH_${program.toUpperCase()}_MYSQL_DB`]: "d",
         [`ETH_${program.toUpperCase()}_REDIS_HOST`]: "h",
       };
     try {
@@ -99,11 +83,4 @@ export function reads(program: ProgramName, name: string): boolean {
   } finally {
     Deno.removeSync(file);
   }
-}
-
-/** The pending variables `program` does not read yet. */
-export function pendingFor(program: ProgramName): string[] {
-  return PENDING_ISSUE_13_VARIABLES.filter((name) =>
-    name.startsWith(`ETH_${program.toUpperCase()}_`) && !reads(program, name)
-  );
 }

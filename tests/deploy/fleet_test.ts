@@ -30,7 +30,6 @@ import {
   parseClientConfig,
   parseServerConfig,
   parseStatsConfig,
-  pendingFor,
   PROGRAM,
   type ProgramName,
   reads,
@@ -283,24 +282,15 @@ Deno.test("security groups admit exactly what each part needs", () => {
 
 // Environments, through the programs' parsers
 
-/** Leaves out, and reports, the pending variables `program` does not read yet. */
+/** Asserts `program` reads every variable of `env`; returns `env`. */
 function checkedEnv(program: ProgramName, env: Env, where: string): Env {
-  const pending = new Set(pendingFor(program));
   for (const name of Object.keys(env)) {
-    if (pending.has(name)) continue;
     assert.ok(
       reads(program, name),
       `${where}: ${program} does not read ${name}`,
     );
   }
-  if (pending.size > 0) {
-    console.log(
-      `${where}: not yet checked (issue 13): ${[...pending].join(", ")}`,
-    );
-  }
-  return Object.fromEntries(
-    Object.entries(env).filter(([name]) => !pending.has(name)),
-  );
+  return env;
 }
 
 function clientContainer(): Json {

@@ -14,6 +14,8 @@ import { freePort, waitFor, waitForPort } from "../_helpers/net.ts";
 import { type Child, runProgram, startServer } from "../_helpers/process.ts";
 import { makeDocument } from "../_helpers/db.ts";
 import { sendDocument } from "../../lib/client/sender.ts";
+import mysql from "mysql2/promise";
+import { Redis } from "ioredis";
 
 const PREFIX = "aws:";
 
@@ -207,6 +209,126 @@ Deno.test("stores with TLS and AUTH, as on AWS", async (t) => {
       );
       await server.child.stop();
       keep(server.child);
+    },
+  );
+
+  await t.step(
+    "the Redis ACL user with a wrong password: one line naming its file option",
+    async () => {
+      const wrong = await secret("redis_user_wrong", "not-the-password");
+      const { ETH_SERVER_REDIS_URL_FILE: _url, ...env } = serverEnv();
+      await using server = await startServer([
+        "--redis-host",
+        "127.0.0.1",
+        "--redis-port",
+        String(redis.port),
+        "--redis-user",
+        redis.user,
+        "--redis-pass-file",
+        wrong,
+        "--redis-tls",
+      ], env);
+      const line = await server.child.waitForLine(
+        /WARN .*Redis .*WRONGPASS.*: set the password with --redis-pass-file, ETH_SERVER_REDIS_PASS_FILE/,
+        { stream: "stderr" },
+      );
+      assert.ok(!line.includes("not-the-password"), line);
+      await server.child.stop();
+      assert.deepEqual(
+        server.child.stderr.filter((l) => /^\s+at /.test(l)),
+        [],
+        "no stack trace",
+      );
+      keep(server.child);
+    },
+  );
+
+  await t.step(
+    "stats with wrong passwords starts, says so once per store, /readyz says why",
+    async () => {
+      const wrongMysql = await secret("stats_mysql_wrong", "not-the-password");
+      const wrongRedis = await secret("stats_redis_wrong", "not-the-password");
+      const statsPort = freePort();
+      await using stats = runProgram("stats.ts", [
+        "--host",
+        "127.0.0.1",
+        "--port",
+        String(statsPort),
+      ], {
+        ETH_STATS_USE_MYSQL: "1",
+        ETH_STATS_MYSQL_HOST: "127.0.0.1",
+        ETH_STATS_MYSQL_PORT: String(db.port),
+        ETH_STATS_MYSQL_USER: db.user,
+        ETH_STATS_MYSQL_DB: database,
+        ETH_STATS_MYSQL_TLS: "1",
+        ETH_STATS_MYSQL_CA: certs.caFile,
+        ETH_STATS_MYSQL_PASS_FILE: wrongMysql,
+        ETH_STATS_USE_REDIS: "1",
+        ETH_STATS_REDIS_HOST: "127.0.0.1",
+        ETH_STATS_REDIS_PORT: String(redis.port),
+        ETH_STATS_REDIS_TLS: "1",
+        ETH_STATS_REDIS_CA: certs.caFile,
+        ETH_STATS_REDIS_USER: redis.user,
+        ETH_STATS_REDIS_PASS_FILE: wrongRedis,
+      });
+      // Before any request: one WARN per store naming what to set.
+      await stats.waitForLine(
+        /WARN .*MySQL .*Access denied.*--mysql-pass-file, ETH_STATS_MYSQL_PASS_FILE/,
+        { stream: "stderr" },
+      );
+      await stats.waitForLine(
+        /WARN .*Redis .*WRONGPASS.*--redis-pass-file, ETH_STATS_REDIS_PASS_FILE/,
+        { stream: "stderr" },
+      );
+      // It serves anyway (the stores may come up later), and is not ready.
+      assert.equal(
+        (await fetch(`http://127.0.0.1:${statsPort}/livez`)).status,
+        200,
+      );
+      const ready = await fetch(`http://127.0.0.1:${statsPort}/readyz`);
+      const body = await ready.text();
+      assert.equal(ready.status, 503, body);
+      assert.match(body, /^not ready: .*(Access denied|WRONGPASS)/);
+      assert.match(body, /--(mysql|redis)-pass-file/);
+      await stats.stop();
+      keep(stats);
+      const warns = (what: RegExp) =>
+        stats.stderr.filter((l) => / WARN /.test(l) && what.test(l)).length;
+      assert.equal(warns(/Access denied/), 1, stats.stderr.join("\n"));
+      assert.equal(warns(/WRONGPASS/), 1, stats.stderr.join("\n"));
+      assert.ok(!stats.stderr.join("\n").includes("not-the-password"));
+    },
+  );
+
+  await t.step(
+    "the stores themselves refuse plaintext, with the right password",
+    async () => {
+      await assert.rejects(
+        mysql.createConnection({
+          host: "127.0.0.1",
+          port: db.port,
+          user: db.user,
+          password: db.password,
+          database,
+          connectTimeout: 5000,
+        }).then((c) => c.end()),
+        /secure transport|Access denied|SSL|insecure/i,
+      );
+      const plain = new Redis({
+        host: "127.0.0.1",
+        port: redis.port,
+        password: redis.password,
+        lazyConnect: true,
+        maxRetriesPerRequest: 0,
+        retryStrategy: () => null,
+        connectTimeout: 5000,
+      });
+      plain.on("error", () => {});
+      try {
+        await assert.rejects(plain.connect().then(() => plain.ping()));
+      } finally {
+        plain.disconnect();
+      }
     },
   );
 
