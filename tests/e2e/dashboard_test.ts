@@ -273,11 +273,12 @@ Deno.test("dashboard: gaps, servers and rate update without reload, at desktop a
       assert.deepEqual(store.slice(0, 2), ["sqlite", "up"]);
 
       // The rate tile is the count over the window the data covers.
-      const rate = {
-        text: await page.textContent("#rate"),
-        blocks: Number(await page.getAttribute("#rate", "data-blocks")),
-        seconds: Number(await page.getAttribute("#rate", "data-seconds")),
-      };
+      // Read in one go: the tile may redraw between separate reads.
+      const rate = await page.$eval("#rate", (el) => ({
+        text: el.textContent,
+        blocks: Number(el.getAttribute("data-blocks")),
+        seconds: Number(el.getAttribute("data-seconds")),
+      }));
       assert.equal(rate.blocks, stored.length);
       assert.ok(
         rate.seconds >= 58 && rate.seconds < 90,
