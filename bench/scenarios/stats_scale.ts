@@ -63,7 +63,7 @@ function* history(
   }
 }
 
-async function fillSqlite(path: string, count: number) {
+export async function fillSqlite(path: string, count: number) {
   const template = await BlockTemplate.load();
   const db = new DatabaseSync(path);
   try {
@@ -90,7 +90,7 @@ async function fillSqlite(path: string, count: number) {
   }
 }
 
-async function fillMysql(database: string, count: number) {
+export async function fillMysql(database: string, count: number) {
   const template = await BlockTemplate.load();
   const conn = await mysql.createConnection({
     host: "127.0.0.1",

@@ -2,8 +2,10 @@
  * What the fleet stored, kept current by reading only what is new: the
  * block numbers as runs (so the gaps between them are known at once), the
  * documents, and the servers that stored them. Each refresh is one indexed
- * range read of the rows added since the last one; only the first reads the
- * whole history, once, in pages.
+ * range read of the rows added since the last one. The first asks the store
+ * for a summary of the whole history (runs of block numbers and documents
+ * per server, from indexes) where it can give one, and otherwise reads the
+ * history once, in pages.
  *
  * @module
  */
@@ -91,6 +93,7 @@ export class FleetLedger {
   #lastHead: bigint | undefined;
   #missing = 0n;
   #loaded = false;
+  #summarised = false;
 
   /** Follows `reader`; nothing is read until {@linkcode FleetLedger.refresh}. */
   constructor(reader: StoreReader, options: FleetLedgerOptions = {}) {
@@ -146,7 +149,35 @@ export class FleetLedger {
     await this.#refreshing?.catch(() => {});
   }
 
+  /**
+   * Starts from the store's summary of everything stored: rows above its
+   * mark (and the re-read window below it) are then read as new ones.
+   */
+  async #summarise(): Promise<void> {
+    if (!this.#reader.history) return;
+    const history = await this.#reader.history();
+    for (const run of history.runs) this.#blocks.addRange(run.from, run.to);
+    for (const payload of history.payloads) {
+      const block = this.#parse(payload);
+      if (block !== null) this.#blocks.add(block);
+    }
+    for (const tally of history.servers) {
+      this.#documents += tally.documents;
+      const known = this.#servers.get(tally.server);
+      if (known) {
+        known.documents += tally.documents;
+        known.lastSeen = Math.max(known.lastSeen, tally.lastSeen);
+      } else this.#servers.set(tally.server, { ...tally });
+    }
+    this.#mark = history.mark - this.#reader.reorderWindow;
+    this.#tail = new Map(history.recent.map((r) => [r.hash, r.order]));
+  }
+
   async #read(): Promise<void> {
+    if (!this.#summarised) {
+      await this.#summarise();
+      this.#summarised = true;
+    }
     const window = this.#reader.reorderWindow;
     let after = this.#mark;
     let top = this.#mark;
@@ -175,8 +206,8 @@ export class FleetLedger {
   }
 
   /**
-   * Refreshes, but while the first read of a long history runs (a minute
-   * for a million rows in MySQL) waits at most `FIRST_READ_WAIT_MS` and
+   * Refreshes, but while the first read of a long history runs (seconds
+   * for a million rows) waits at most `FIRST_READ_WAIT_MS` and
    * answers from what was read so far (`complete` false).
    */
   async current(): Promise<void> {

@@ -99,6 +99,30 @@ export class RangeSet {
   }
 
   /**
+   * Adds every number of `from..to` (inclusive): a whole run at once, as a
+   * store's summary gives them, lowest first.
+   */
+  addRange(from: bigint, to: bigint): void {
+    if (from > to) return;
+    const last = this.#starts.length - 1;
+    if (last < 0 || this.#ends[last] < from - 1n) {
+      // Past everything held (the usual case): append, or join the last run.
+      this.#starts.push(from);
+      this.#ends.push(to);
+      this.#size += to - from + 1n;
+      return;
+    }
+    if (this.#starts[last] <= from && this.#ends[last] >= from - 1n) {
+      if (to > this.#ends[last]) {
+        this.#size += to - this.#ends[last];
+        this.#ends[last] = to;
+      }
+      return;
+    }
+    for (let n = from; n <= to; n++) this.add(n);
+  }
+
+  /**
    * The numbers of `from..to` (inclusive) not held: every missing range is
    * counted, the first `limit` are listed.
    */

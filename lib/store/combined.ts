@@ -6,6 +6,7 @@
 import type {
   BlockRecord,
   ClientRecord,
+  StoredHistory,
   StoredRow,
   StoreHealth,
   StoreReader,
@@ -63,6 +64,13 @@ export class CombinedReader implements StoreReader {
    */
   storedSince(after: number, limit: number): Promise<StoredRow[]> {
     return this.#mysql.storedSince(after, limit);
+  }
+
+  /** From MySQL, as {@linkcode CombinedReader.storedSince}. */
+  history(): Promise<StoredHistory> {
+    return this.#mysql.history
+      ? this.#mysql.history()
+      : Promise.reject(new Error("The MySQL reader cannot summarise"));
   }
 
   /** MySQL's. */

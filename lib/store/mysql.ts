@@ -23,11 +23,28 @@ import {
   toStoredRow,
 } from "./rows.ts";
 import { isCertificateError } from "./tls.ts";
-import { ETHEREUM_DATA_DDL, MYSQL_OWN_DDL } from "./schema.ts";
+import {
+  ETHEREUM_DATA_DDL,
+  MYSQL_INDEX_NAMES_SQL,
+  MYSQL_OWN_DDL,
+  MYSQL_STATS_INDEXES,
+} from "./schema.ts";
+import {
+  HISTORY_MARK_SQL,
+  HISTORY_NUMBERLESS_SQL,
+  HISTORY_PAYLOADS_SQL,
+  HISTORY_RECENT_SQL,
+  HISTORY_RUNS_SQL,
+  HISTORY_SERVERS_SQL,
+  HISTORY_UNLISTED_SQL,
+  PAYLOADS_PER_READ,
+  toHistory,
+} from "./history.ts";
 import {
   type BlockRecord,
   type ClientRecord,
   type ReceivedDocument,
+  type StoredHistory,
   type StoredRow,
   StoreError,
   type StoreHealth,
@@ -299,6 +316,21 @@ export class MysqlWriter implements StoreWriter {
 async function ensureTables(pool: mysql.Pool, log: Logger): Promise<void> {
   await pool.query(ETHEREUM_DATA_DDL);
   for (const ddl of MYSQL_OWN_DDL) await pool.query(ddl);
+  const [indexes] = await pool.query(MYSQL_INDEX_NAMES_SQL) as unknown as [
+    Row[],
+  ];
+  const has = new Set(indexes.map((i) => String(i.name)));
+  for (const [name, ddl] of Object.entries(MYSQL_STATS_INDEXES)) {
+    if (has.has(name)) continue;
+    // A table made before the index was in its DDL: built once, online.
+    log.info(`Adding index ${name} to eth_blocks (once)`);
+    try {
+      await pool.query(ddl);
+    } catch (error) {
+      // Another server added it meanwhile (duplicate key name).
+      if ((error as { errno?: number }).errno !== 1061) throw error;
+    }
+  }
   const [columns] = await pool.query(
     `SELECT COLUMN_NAME AS name FROM information_schema.COLUMNS
      WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'ethereum_data'`,
@@ -449,6 +481,62 @@ export class MysqlReader implements StoreReader {
     return (await this.#rows(STORED_SINCE_SQL, [after, limit])).map(
       toStoredRow,
     );
+  }
+
+  /**
+   * See {@linkcode StoreReader.history}: one read-only transaction with a
+   * consistent snapshot, so the summary and its mark agree.
+   */
+  async history(): Promise<StoredHistory> {
+    let conn: mysql.PoolConnection;
+    try {
+      conn = await this.#pool.getConnection();
+    } catch (error) {
+      throw storeError(`Cannot reach ${this.#describe}`, error, this.#config);
+    }
+    const rows = async (sql: string, params: unknown[] = []) => {
+      try {
+        const [out] = await conn.query(
+          { sql, timeout: QUERY_TIMEOUT_MS },
+          params,
+        );
+        return out as Row[];
+      } catch (error) {
+        if ((error as { errno?: number }).errno === 1146) return [];
+        throw error;
+      }
+    };
+    const payloads = async (ids: Row[]) => {
+      const out: Row[] = [];
+      for (let i = 0; i < ids.length; i += PAYLOADS_PER_READ) {
+        const chunk = ids.slice(i, i + PAYLOADS_PER_READ).map((r) => r.id);
+        out.push(...await rows(HISTORY_PAYLOADS_SQL, [chunk]));
+      }
+      return out;
+    };
+    try {
+      await conn.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ");
+      await conn.query("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY");
+      const [top] = await rows(HISTORY_MARK_SQL);
+      const mark = top ? Number(top.mark) : -1;
+      const history = toHistory({
+        mark,
+        runs: await rows(HISTORY_RUNS_SQL),
+        servers: await rows(HISTORY_SERVERS_SQL),
+        numberless: await rows(HISTORY_NUMBERLESS_SQL),
+        unlisted: await payloads(await rows(HISTORY_UNLISTED_SQL)),
+        recent: await rows(HISTORY_RECENT_SQL, [
+          mark - this.reorderWindow,
+          mark,
+        ]),
+      });
+      await conn.query("COMMIT");
+      conn.release();
+      return history;
+    } catch (error) {
+      conn.destroy();
+      throw storeError(`Cannot read ${this.#describe}`, error, this.#config);
+    }
   }
 
   /** See {@linkcode StoreReader.firstSeenCounts}. */

@@ -30,6 +30,8 @@ export const ETHEREUM_DATA_GO_DDL = `CREATE TABLE IF NOT EXISTS ethereum_data (
  * - `eth_blocks`: one row per stored document: block number, first and last
  *   time seen, copies received, and which server stored the first copy.
  * - `eth_clients`: one row per client IP: documents sent, first/last seen.
+ *   Indexed by first-seen time (recent blocks, series), by block number
+ *   (runs and gaps) and by server (documents per server).
  * - `eth_batches`: makes a retried batch count once when the reply to its
  *   COMMIT was lost; rows older than a day are pruned.
  */
@@ -42,7 +44,9 @@ export const MYSQL_OWN_DDL = [
   copies BIGINT NOT NULL,
   server VARCHAR(255) NULL,
   PRIMARY KEY (hash),
-  KEY idx_eth_blocks_first_seen (first_seen_ms, hash)
+  KEY idx_eth_blocks_first_seen (first_seen_ms, hash),
+  KEY idx_eth_blocks_number (block_number),
+  KEY idx_eth_blocks_server (server, first_seen_ms)
 )`,
   `CREATE TABLE IF NOT EXISTS eth_clients (
   ip VARCHAR(45) NOT NULL,
@@ -59,6 +63,24 @@ export const MYSQL_OWN_DDL = [
   KEY idx_eth_batches_created (created_ms)
 )`,
 ];
+
+/**
+ * The indexes the stats side summarises `eth_blocks` from (each covering:
+ * the summary never reads the table), by name, for a table created before
+ * they were part of {@linkcode MYSQL_OWN_DDL}. MySQL has no CREATE INDEX IF
+ * NOT EXISTS: {@linkcode MYSQL_INDEX_NAMES_SQL} lists those a table has.
+ */
+export const MYSQL_STATS_INDEXES: Readonly<Record<string, string>> = {
+  idx_eth_blocks_number:
+    "CREATE INDEX idx_eth_blocks_number ON eth_blocks (block_number)",
+  idx_eth_blocks_server:
+    "CREATE INDEX idx_eth_blocks_server ON eth_blocks (server, first_seen_ms)",
+};
+
+/** The names of the indexes `eth_blocks` has, one row each (`name`). */
+export const MYSQL_INDEX_NAMES_SQL =
+  `SELECT DISTINCT INDEX_NAME AS name FROM information_schema.STATISTICS
+   WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'eth_blocks'`;
 
 /** The same tables in SQLite (no batch table: a local commit is certain). */
 export const SQLITE_DDL = [
@@ -78,6 +100,10 @@ export const SQLITE_DDL = [
 )`,
   `CREATE INDEX IF NOT EXISTS idx_eth_blocks_first_seen
   ON eth_blocks (first_seen_ms, hash)`,
+  `CREATE INDEX IF NOT EXISTS idx_eth_blocks_number
+  ON eth_blocks (block_number)`,
+  `CREATE INDEX IF NOT EXISTS idx_eth_blocks_server
+  ON eth_blocks (server, first_seen_ms)`,
   `CREATE TABLE IF NOT EXISTS eth_clients (
   ip VARCHAR(45) NOT NULL PRIMARY KEY,
   documents BIGINT NOT NULL,

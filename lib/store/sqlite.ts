@@ -17,9 +17,18 @@ import {
 } from "./rows.ts";
 import { SQLITE_DDL } from "./schema.ts";
 import {
+  HISTORY_MARK_SQL,
+  HISTORY_NUMBERLESS_SQL,
+  HISTORY_RUNS_SQL,
+  HISTORY_SERVERS_SQL,
+  HISTORY_UNLISTED_SQL,
+  toHistory,
+} from "./history.ts";
+import {
   type BlockRecord,
   type ClientRecord,
   type ReceivedDocument,
+  type StoredHistory,
   type StoredRow,
   StoreError,
   type StoreHealth,
@@ -386,6 +395,43 @@ export class SqliteReader implements StoreReader {
     );
   }
 
+  /**
+   * See {@linkcode StoreReader.history}: one read transaction, so the
+   * summary and its mark are one snapshot of the file.
+   */
+  async history(): Promise<StoredHistory> {
+    const db = this.#open();
+    if (!db) return toHistory(EMPTY_HISTORY);
+    // Each query blocks the event loop while it runs: let others in between.
+    const turn = () => new Promise((resolve) => setTimeout(resolve, 0));
+    db.exec("BEGIN");
+    try {
+      const [top] = this.#all(HISTORY_MARK_SQL);
+      const mark = top ? Number(top.mark) : -1;
+      const runs = this.#all(HISTORY_RUNS_SQL);
+      await turn();
+      const servers = this.#all(HISTORY_SERVERS_SQL);
+      await turn();
+      const numberless = this.#all(HISTORY_NUMBERLESS_SQL);
+      const ids = this.#all(HISTORY_UNLISTED_SQL);
+      await turn();
+      const payload = this.#db!.prepare(
+        "SELECT payload FROM ethereum_data WHERE id = ?",
+      );
+      const unlisted = ids.map((r) => payload.get(r.id as number) ?? {});
+      return toHistory({
+        mark,
+        runs,
+        servers,
+        numberless,
+        unlisted,
+        recent: [],
+      });
+    } finally {
+      if (db.isTransaction) db.exec("COMMIT");
+    }
+  }
+
   /** See {@linkcode StoreReader.firstSeenCounts}. */
   firstSeenCounts(
     sinceMs: number,
@@ -434,6 +480,15 @@ export class SqliteReader implements StoreReader {
     return Promise.resolve();
   }
 }
+
+const EMPTY_HISTORY = {
+  mark: -1,
+  runs: [],
+  servers: [],
+  numberless: [],
+  unlisted: [],
+  recent: [],
+};
 
 const BLOCK_SELECT =
   `SELECT hash, block_number, first_seen_ms, last_seen_ms, copies, server

@@ -81,6 +81,27 @@ export interface StoredRow {
   firstSeen: number;
 }
 
+/**
+ * The whole stored history as the store summarises it (see
+ * {@linkcode StoreReader.history}), so a first read costs a few indexed
+ * queries, not one row per document.
+ */
+export interface StoredHistory {
+  /** The highest {@linkcode StoredRow.order} summarised; -1 when none. */
+  mark: number;
+  /** Runs of consecutive recorded block numbers, inclusive, lowest first. */
+  runs: { from: bigint; to: bigint }[];
+  /** Documents per server that stored the first copy (null: unknown). */
+  servers: { server: string | null; documents: number; lastSeen: number }[];
+  /** Payloads of the documents with no recorded block number, to parse. */
+  payloads: string[];
+  /**
+   * The rows within {@linkcode StoreReader.reorderWindow} of `mark`, which
+   * a later {@linkcode StoreReader.storedSince} reads again.
+   */
+  recent: { hash: string; order: number }[];
+}
+
 /** Whether one store answers, for the dashboard's health panel. */
 export interface StoreHealth {
   /** `sqlite`, `mysql` or `redis`. */
@@ -136,6 +157,12 @@ export interface StoreReader {
    * behind rows already read: 0 when the order is the commit order.
    */
   readonly reorderWindow: number;
+  /**
+   * Everything stored up to now, summarised in one snapshot: what
+   * {@linkcode StoreReader.storedSince} from the start would read, without
+   * reading every row. Absent where the store cannot (Redis).
+   */
+  history?(): Promise<StoredHistory>;
   /**
    * Documents first seen at or after `sinceMs`, counted per bucket of
    * `bucketMs` aligned to the epoch: bucket start (ms) to count.
