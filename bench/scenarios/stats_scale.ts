@@ -5,8 +5,8 @@
  * 20,000), on SQLite and on MySQL. The store is filled with SQL directly
  * (our rows plus 1% written as an original server would: payload only),
  * with a few ranges missing; then each route is asked one request at a time
- * and p50/p99 are reported, the first answer (which reads the history once)
- * apart.
+ * and p50/p99 are reported; apart, the time to the first complete answer
+ * (stats summarises the history once, from indexes).
  *
  * @module
  */
@@ -163,9 +163,14 @@ async function measureRoutes(
         if (r.status !== 200) throw new Error(`${path}: ${r.status} ${body}`);
         return { ms: performance.now() - t, body };
       };
-      // The first answer waits for the one read of the whole history.
-      const cold = await get("/api/gaps");
-      out["/api/gaps"] = { coldMs: cold.ms, times: [], body: cold.body };
+      // The first answers wait (up to 2 s each) for the one read of the
+      // whole history and say `complete: false` until it is done: time from
+      // the first request to the first complete answer.
+      const started = performance.now();
+      let cold = await get("/api/gaps");
+      while (!JSON.parse(cold.body).complete) cold = await get("/api/gaps");
+      const coldMs = performance.now() - started;
+      out["/api/gaps"] = { coldMs, times: [], body: cold.body };
       for (const path of ROUTES) {
         out[path] ??= { coldMs: NaN, times: [], body: "" };
         for (let i = 0; i < requests; i++) {
@@ -232,7 +237,7 @@ export async function scenario7(settings: Settings): Promise<ScenarioResult[]> {
           peakRssBytes: null,
           errors: 0,
           note: path === "/api/gaps"
-            ? `first answer ${
+            ? `first complete answer ${
               Math.round(m.coldMs)
             } ms (reads the history once); filled in ${fillSeconds} s`
             : undefined,

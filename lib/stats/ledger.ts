@@ -152,10 +152,11 @@ export class FleetLedger {
   /**
    * Starts from the store's summary of everything stored: rows above its
    * mark (and the re-read window below it) are then read as new ones.
+   * Without a summary, the first read pages through every row.
    */
   async #summarise(): Promise<void> {
-    if (!this.#reader.history) return;
-    const history = await this.#reader.history();
+    const history = await this.#reader.history?.();
+    if (!history) return;
     for (const run of history.runs) this.#blocks.addRange(run.from, run.to);
     for (const payload of history.payloads) {
       const block = this.#parse(payload);

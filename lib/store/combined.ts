@@ -67,10 +67,8 @@ export class CombinedReader implements StoreReader {
   }
 
   /** From MySQL, as {@linkcode CombinedReader.storedSince}. */
-  history(): Promise<StoredHistory> {
-    return this.#mysql.history
-      ? this.#mysql.history()
-      : Promise.reject(new Error("The MySQL reader cannot summarise"));
+  history(): Promise<StoredHistory | undefined> {
+    return this.#mysql.history?.() ?? Promise.resolve(undefined);
   }
 
   /** MySQL's. */

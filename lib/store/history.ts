@@ -57,7 +57,7 @@ export const HISTORY_NUMBERLESS_SQL = `SELECT d.payload AS payload
  * Their payloads are then read by id ({@linkcode HISTORY_PAYLOADS_SQL}).
  */
 export const HISTORY_UNLISTED_SQL = `SELECT d.id AS id FROM ethereum_data d
-   WHERE NOT EXISTS (SELECT 1 FROM eth_blocks b WHERE b.hash = d.hash)`;
+   LEFT JOIN eth_blocks b ON b.hash = d.hash WHERE b.hash IS NULL`;
 
 /** Payloads by id: `?` is a list of ids. */
 export const HISTORY_PAYLOADS_SQL =

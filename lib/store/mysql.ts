@@ -485,9 +485,15 @@ export class MysqlReader implements StoreReader {
 
   /**
    * See {@linkcode StoreReader.history}: one read-only transaction with a
-   * consistent snapshot, so the summary and its mark agree.
+   * consistent snapshot, so the summary and its mark agree. Undefined until
+   * a server has built the indexes it reads (see `MYSQL_STATS_INDEXES`).
    */
-  async history(): Promise<StoredHistory> {
+  async history(): Promise<StoredHistory | undefined> {
+    const indexes = await this.#rows(MYSQL_INDEX_NAMES_SQL);
+    const names = new Set(indexes.map((i) => String(i.name)));
+    if (Object.keys(MYSQL_STATS_INDEXES).some((n) => !names.has(n))) {
+      return undefined;
+    }
     let conn: mysql.PoolConnection;
     try {
       conn = await this.#pool.getConnection();

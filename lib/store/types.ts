@@ -160,9 +160,10 @@ export interface StoreReader {
   /**
    * Everything stored up to now, summarised in one snapshot: what
    * {@linkcode StoreReader.storedSince} from the start would read, without
-   * reading every row. Absent where the store cannot (Redis).
+   * reading every row. Absent where the store cannot (Redis); undefined
+   * when it cannot now (an index it needs is not built yet).
    */
-  history?(): Promise<StoredHistory>;
+  history?(): Promise<StoredHistory | undefined>;
   /**
    * Documents first seen at or after `sinceMs`, counted per bucket of
    * `bucketMs` aligned to the epoch: bucket start (ms) to count.
