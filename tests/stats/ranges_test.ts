@@ -49,3 +49,30 @@ Deno.test("ranges: agrees with a plain set for any insertion order", () => {
     ),
   );
 });
+
+Deno.test("ranges: addRange agrees with adding each number", () => {
+  fc.assert(
+    fc.property(
+      fc.array(
+        fc.tuple(
+          fc.integer({ min: 0, max: 100 }),
+          fc.integer({ min: 0, max: 8 }),
+        ),
+        { maxLength: 30 },
+      ),
+      fc.boolean(),
+      (runs, sorted) => {
+        if (sorted) runs.sort((a, b) => a[0] - b[0]);
+        const bulk = new RangeSet();
+        const single = new RangeSet();
+        for (const [from, length] of runs) {
+          bulk.addRange(BigInt(from), BigInt(from + length));
+          for (let n = from; n <= from + length; n++) single.add(BigInt(n));
+        }
+        assert.equal(bulk.size, single.size);
+        assert.equal(bulk.runs, single.runs);
+        assert.deepEqual(bulk.gaps(0n, 120n), single.gaps(0n, 120n));
+      },
+    ),
+  );
+});
