@@ -174,8 +174,15 @@ export class MysqlWriter implements StoreWriter {
   readonly #describe: string;
   readonly #config: MysqlConfig;
 
-  private constructor(pool: mysql.Pool, config: MysqlConfig) {
+  readonly #indexing: { done: Promise<void>; stop: () => void };
+
+  private constructor(
+    pool: mysql.Pool,
+    config: MysqlConfig,
+    indexing: { done: Promise<void>; stop: () => void },
+  ) {
     this.#pool = pool;
+    this.#indexing = indexing;
     this.#describe = describeMysql(config);
     this.#config = config;
   }
@@ -193,13 +200,14 @@ export class MysqlWriter implements StoreWriter {
   ): Promise<MysqlWriter> {
     const where = describeMysql(config);
     const pool = createPool(config, connectionLimit);
+    let missing: string[];
     try {
-      await ensureTables(pool, log);
+      missing = await ensureTables(pool, log);
     } catch (error) {
       await pool.end().catch(() => {});
       throw storeError(`Cannot prepare ${where}`, error, config);
     }
-    return new MysqlWriter(pool, config);
+    return new MysqlWriter(pool, config, addStatsIndexes(config, missing, log));
   }
 
   /** Saves a batch in one transaction; see {@linkcode StoreWriter.save}. */
@@ -307,30 +315,84 @@ export class MysqlWriter implements StoreWriter {
     return firsts;
   }
 
-  /** Closes the pool. */
+  /**
+   * Resolves once the indexes the stats side reads exist (built in the
+   * background at open when the table lacked them), or could not be built.
+   */
+  get indexed(): Promise<void> {
+    return this.#indexing.done;
+  }
+
+  /** Closes the pool (abandoning an unfinished index build). */
   async close(): Promise<void> {
+    this.#indexing.stop();
+    await this.#indexing.done;
     await this.#pool.end().catch(() => {});
   }
 }
 
-async function ensureTables(pool: mysql.Pool, log: Logger): Promise<void> {
+/**
+ * Adds the indexes of `MYSQL_STATS_INDEXES` that `eth_blocks` lacks (a
+ * table made before they were in its DDL), on a connection of its own so
+ * the server starts and stores meanwhile (InnoDB builds them online: about
+ * a minute per million rows). `stop` drops the connection, which makes
+ * MySQL abandon an unfinished build; the next start does it again.
+ */
+function addStatsIndexes(
+  config: MysqlConfig,
+  missing: readonly string[],
+  log: Logger,
+): { done: Promise<void>; stop: () => void } {
+  if (missing.length === 0) return { done: Promise.resolve(), stop() {} };
+  const pool = createPool(config, 1);
+  let conn: mysql.PoolConnection | undefined;
+  let stopped = false;
+  const done = (async () => {
+    try {
+      conn = await pool.getConnection();
+      for (const name of missing) {
+        if (stopped) break;
+        log.info(
+          `Adding index ${name} to eth_blocks (once, in the background)`,
+        );
+        try {
+          await conn.query(MYSQL_STATS_INDEXES[name]);
+          log.info(`Index ${name} added`);
+        } catch (error) {
+          // Another server added it meanwhile (duplicate key name).
+          if ((error as { errno?: number }).errno !== 1061) throw error;
+        }
+      }
+    } catch (error) {
+      if (!stopped) {
+        log.warn(
+          `Cannot add the stats indexes to eth_blocks (stats reads the history row by row until one server can): ${
+            String((error as Error).message).split("\n")[0]
+          }`,
+        );
+      }
+    } finally {
+      if (!stopped) conn?.release();
+      await pool.end().catch(() => {});
+    }
+  })();
+  return {
+    done,
+    stop: () => {
+      stopped = true;
+      conn?.destroy();
+    },
+  };
+}
+
+/** Creates missing tables, checks ours; returns the stats indexes missing. */
+async function ensureTables(pool: mysql.Pool, log: Logger): Promise<string[]> {
   await pool.query(ETHEREUM_DATA_DDL);
   for (const ddl of MYSQL_OWN_DDL) await pool.query(ddl);
   const [indexes] = await pool.query(MYSQL_INDEX_NAMES_SQL) as unknown as [
     Row[],
   ];
   const has = new Set(indexes.map((i) => String(i.name)));
-  for (const [name, ddl] of Object.entries(MYSQL_STATS_INDEXES)) {
-    if (has.has(name)) continue;
-    // A table made before the index was in its DDL: built once, online.
-    log.info(`Adding index ${name} to eth_blocks (once)`);
-    try {
-      await pool.query(ddl);
-    } catch (error) {
-      // Another server added it meanwhile (duplicate key name).
-      if ((error as { errno?: number }).errno !== 1061) throw error;
-    }
-  }
   const [columns] = await pool.query(
     `SELECT COLUMN_NAME AS name FROM information_schema.COLUMNS
      WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'ethereum_data'`,
@@ -362,6 +424,7 @@ async function ensureTables(pool: mysql.Pool, log: Logger): Promise<void> {
   await pool.query("DELETE FROM eth_batches WHERE created_ms < ?", [
     Date.now() - BATCH_MARKER_TTL_MS,
   ]);
+  return Object.keys(MYSQL_STATS_INDEXES).filter((name) => !has.has(name));
 }
 
 /**

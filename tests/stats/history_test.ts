@@ -163,6 +163,7 @@ Deno.test("history: SQLite summary agrees with reading every row", async () => {
 Deno.test("history: MySQL summary agrees; without its indexes stats pages, and a server adds them", async () => {
   await using db = await TestDatabase.create("history");
   const writer = await MysqlWriter.open(db.config());
+  await writer.indexed;
   const reader = new MysqlReader(db.config());
   try {
     await check(reader, writer, async (blocks) => {
@@ -181,8 +182,10 @@ Deno.test("history: MySQL summary agrees; without its indexes stats pages, and a
     const paged = await state(ledger);
     assert.deepEqual(paged.gaps, ["10-12", "50-54", "56-59"]);
     assert.equal(paged.documents, 51);
-    // The next server to start builds it again.
-    await (await MysqlWriter.open(db.config())).close();
+    // The next server to start builds it again, in the background.
+    const next = await MysqlWriter.open(db.config());
+    await next.indexed;
+    await next.close();
     const history = await reader.history();
     assert.ok(history);
     assert.deepEqual(
