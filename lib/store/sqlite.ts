@@ -415,7 +415,7 @@ export class SqliteReader implements StoreReader {
       const numberless = this.#all(HISTORY_NUMBERLESS_SQL);
       const ids = this.#all(HISTORY_UNLISTED_SQL);
       await turn();
-      const payload = this.#db!.prepare(
+      const payload = db.prepare(
         "SELECT payload FROM ethereum_data WHERE id = ?",
       );
       const unlisted = ids.map((r) => payload.get(r.id as number) ?? {});
