@@ -15,7 +15,9 @@ import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { DEFAULT_RPC_URLS } from "../lib/client/options.ts";
 import { abortableSleep } from "../lib/shared/async.ts";
+import { RpcError } from "../lib/shared/jsonrpc.ts";
 import { redactUrl } from "../lib/shared/redact.ts";
+import { RpcClient } from "../lib/shared/rpc.ts";
 
 /** How long a public endpoint gets to answer before the devnet is used. */
 const PROBE_TIMEOUT_MS = 3000;
@@ -71,26 +73,14 @@ const say = (line: string) => console.error(`demo: ${line}`);
 /** Why `url` does not answer eth_blockNumber, or undefined when it does. */
 async function probe(url: string): Promise<string | undefined> {
   try {
-    const response = await fetch(url, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({
-        jsonrpc: "2.0",
-        id: 1,
-        method: "eth_blockNumber",
-        params: [],
-      }),
-      signal: AbortSignal.timeout(PROBE_TIMEOUT_MS),
-    });
-    const body = await response.json().catch(() => undefined);
-    if (typeof body?.result === "string") return undefined;
-    return `HTTP ${response.status}`;
+    await new RpcClient([url], { timeoutMs: PROBE_TIMEOUT_MS }).blockNumber();
+    return undefined;
   } catch (error) {
-    // The innermost reason: "Connection refused (os error 111)", a DNS
-    // failure, a timeout.
-    if ((error as Error).name === "TimeoutError") {
+    if (error instanceof RpcError && error.kind === "timeout") {
       return `no answer in ${PROBE_TIMEOUT_MS / 1000} s`;
     }
+    // The innermost reason: "Connection refused (os error 111)", a DNS
+    // failure, an HTTP status.
     let inner = error as Error;
     while (inner.cause instanceof Error) inner = inner.cause;
     return inner.message.split("\n")[0].split(": ").at(-1);

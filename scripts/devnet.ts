@@ -15,6 +15,7 @@ import {
   text,
 } from "../lib/shared/options.ts";
 import { ConfigError } from "../lib/shared/options.ts";
+import { RpcClient } from "../lib/shared/rpc.ts";
 import { type MainContext, runMain } from "../lib/shared/run_main.ts";
 import { abortableSleep } from "../lib/shared/async.ts";
 import { formatHostPort } from "../lib/shared/net.ts";
@@ -171,21 +172,12 @@ async function waitUntilAnswering(
   exited: () => boolean,
 ): Promise<boolean> {
   const deadline = Date.now() + START_TIMEOUT_MS;
+  // No cool-down: the one endpoint is asked again at once on each round.
+  const rpc = new RpcClient([url], { timeoutMs: 1000, cooldownMs: 0 });
   while (!signal.aborted && !exited()) {
     try {
-      const response = await fetch(url, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({
-          jsonrpc: "2.0",
-          id: 1,
-          method: "eth_blockNumber",
-          params: [],
-        }),
-        signal: AbortSignal.timeout(1000),
-      });
-      const body = await response.json();
-      if (typeof body?.result === "string") return true;
+      await rpc.blockNumber(signal);
+      return true;
     } catch {
       // Not listening yet.
     }
