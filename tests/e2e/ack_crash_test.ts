@@ -7,49 +7,10 @@
  */
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { sendDocument } from "../../lib/client/sender.ts";
-import { BlockTemplate } from "../../lib/shared/template.ts";
-import { sha256Hex } from "../../lib/server/ingest.ts";
 import { startServer } from "../_helpers/process.ts";
 import { storeArgs, TestDatabase, TestRedis } from "../_helpers/db.ts";
 import { waitFor } from "../_helpers/net.ts";
-
-const template = await BlockTemplate.load();
-
-/**
- * `connections` loops send consecutive distinct blocks with `--ack
- * required` until `stop` or their first failure; returns the blocks
- * acknowledged with `ok`.
- */
-async function blast(
-  port: number,
-  { from, connections, stop }: {
-    from: number;
-    connections: number;
-    stop: AbortSignal;
-  },
-): Promise<string[]> {
-  const acked: string[] = [];
-  await Promise.all(
-    Array.from({ length: connections }, async (_, k) => {
-      for (let i = 0; !stop.aborted; i++) {
-        const payload = template.render(BigInt(from + k * 1_000_000 + i));
-        try {
-          const delivery = await sendDocument(
-            { host: "127.0.0.1", port },
-            payload,
-            { ack: "required", timeoutMs: 2000 },
-          );
-          assert.equal(delivery, "ok");
-          acked.push(sha256Hex(payload));
-        } catch {
-          return; // The server died: what it acknowledged is what counts.
-        }
-      }
-    }),
-  );
-  return acked;
-}
+import { blastAcked } from "../_helpers/acked.ts";
 
 async function crashAndRecover(
   args: string[],
@@ -58,7 +19,7 @@ async function crashAndRecover(
 ) {
   const first = await startServer(args);
   const stop = new AbortController();
-  const sending = blast(first.port, {
+  const sending = blastAcked(first.port, {
     from,
     connections: 32,
     stop: stop.signal,

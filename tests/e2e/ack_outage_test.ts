@@ -7,9 +7,6 @@
  * with "Stopped" and leave every acknowledged document stored.
  */
 import assert from "node:assert/strict";
-import { sendDocument } from "../../lib/client/sender.ts";
-import { BlockTemplate } from "../../lib/shared/template.ts";
-import { sha256Hex } from "../../lib/server/ingest.ts";
 import { Child, startServer } from "../_helpers/process.ts";
 import { FaultProxy } from "../_helpers/fault_proxy.ts";
 import {
@@ -19,8 +16,7 @@ import {
   TestRedis,
 } from "../_helpers/db.ts";
 import { freePort, waitFor, waitForPort } from "../_helpers/net.ts";
-
-const template = await BlockTemplate.load();
+import { blastAcked } from "../_helpers/acked.ts";
 
 /** Hashes in `hashes` that MySQL's `ethereum_data` (or Redis) lacks. */
 async function missing(
@@ -39,39 +35,6 @@ async function missing(
   return hashes.filter((h, i) => !inMysql.has(h) || scores[i] === null);
 }
 
-/**
- * `connections` loops send consecutive distinct blocks with `--ack
- * required` until `stop` or their first failure; returns the hashes
- * acknowledged with `ok`.
- */
-async function blast(
-  port: number,
-  { from, connections, stop }: {
-    from: number;
-    connections: number;
-    stop: AbortSignal;
-  },
-): Promise<string[]> {
-  const acked: string[] = [];
-  await Promise.all(
-    Array.from({ length: connections }, async (_, k) => {
-      for (let i = 0; !stop.aborted; i++) {
-        const payload = template.render(BigInt(from + k * 100_000 + i));
-        try {
-          await sendDocument({ host: "127.0.0.1", port }, payload, {
-            ack: "required",
-            timeoutMs: 3000,
-          });
-          acked.push(sha256Hex(payload));
-        } catch {
-          return; // The server stopped: what it acknowledged is what counts.
-        }
-      }
-    }),
-  );
-  return acked;
-}
-
 Deno.test("a MySQL outage, then kill -9 and a restart on the same spool: every ok reaches MySQL", async () => {
   await using db = await TestDatabase.create("outagekill");
   await using proxy = FaultProxy.start({ port: MYSQL_PORT });
@@ -85,7 +48,9 @@ Deno.test("a MySQL outage, then kill -9 and a restart on the same spool: every o
     const first = await startServer(args);
     try {
       const stop = new AbortController();
-      const sending = blast(first.port, {
+      const sending = blastAcked(first.port, {
+        stride: 100_000,
+        timeoutMs: 3000,
         from: 1_000_000,
         connections: 8,
         stop: stop.signal,
@@ -153,7 +118,9 @@ Deno.test("ten `deno task server` runs, SIGTERM to the process group under load:
       try {
         await waitForPort(port);
         const stop = new AbortController();
-        const sending = blast(port, {
+        const sending = blastAcked(port, {
+          stride: 100_000,
+          timeoutMs: 3000,
           from: 10_000_000 * (run + 1),
           connections: 16,
           stop: stop.signal,

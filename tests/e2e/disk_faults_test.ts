@@ -16,6 +16,7 @@ import { BlockTemplate } from "../../lib/shared/template.ts";
 import { sha256Hex } from "../../lib/server/ingest.ts";
 import { startServer } from "../_helpers/process.ts";
 import { freePort, waitFor } from "../_helpers/net.ts";
+import { sendAllAcked } from "../_helpers/acked.ts";
 
 const template = await BlockTemplate.load();
 const isRoot = Deno.uid() === 0;
@@ -94,23 +95,6 @@ async function get(port: number, path: string) {
   return { status: response.status, body: await response.text() };
 }
 
-/** Sends blocks one by one with `--ack required`; returns the hashes acknowledged. */
-async function sendAll(port: number, blocks: number[]): Promise<string[]> {
-  const acked: string[] = [];
-  for (const block of blocks) {
-    const payload = template.render(BigInt(block));
-    assert.equal(
-      await sendDocument({ host: "127.0.0.1", port }, payload, {
-        ack: "required",
-        timeoutMs: 5000,
-      }),
-      "ok",
-    );
-    acked.push(sha256Hex(payload));
-  }
-  return acked;
-}
-
 function range(from: number, count: number): number[] {
   return Array.from({ length: count }, (_, i) => from + i);
 }
@@ -159,13 +143,13 @@ Deno.test({
         String(metricsPort),
       ]);
       await using livez = await watchLivez(metricsPort);
-      const before = await sendAll(server.port, range(1000, 5));
+      const before = await sendAllAcked(server.port, range(1000, 5));
       await waitFor(() => missingFrom(sqlite, before).length === 0, {
         what: "the first documents in SQLite",
       });
       const filler = await disk.fill();
       // Enough that the WAL must grow into the full disk.
-      const during = await sendAll(server.port, range(2000, 60));
+      const during = await sendAllAcked(server.port, range(2000, 60));
       const ready = await waitFor(async () => {
         const r = await get(metricsPort, "/readyz");
         return r.status === 503 && /full/i.test(r.body) ? r : undefined;
@@ -178,7 +162,7 @@ Deno.test({
         /eth_server_store_up\{store="sqlite"\} 0/,
       );
       // Still acknowledging: the spool is on another disk.
-      const more = await sendAll(server.port, range(3000, 5));
+      const more = await sendAllAcked(server.port, range(3000, 5));
       await Deno.remove(filler);
       const all = [...before, ...during, ...more];
       await waitFor(() => missingFrom(sqlite, all).length === 0, {
@@ -222,7 +206,7 @@ Deno.test({
         String(metricsPort),
       ]);
       await using livez = await watchLivez(metricsPort);
-      const before = await sendAll(server.port, range(1000, 5));
+      const before = await sendAllAcked(server.port, range(1000, 5));
       const filler = await disk.fill();
       // A document may still fit in the last page the segment holds; soon
       // none does, and from then on no `ok` comes back.
@@ -281,7 +265,7 @@ Deno.test({
           what: "/readyz 200 once the spool is writable",
         },
       );
-      const after = await sendAll(server.port, range(3000, 5));
+      const after = await sendAllAcked(server.port, range(3000, 5));
       const all = [...before, ...squeezed, ...after];
       await waitFor(() => missingFrom(sqlite, all).length === 0, {
         what: "every acknowledged document in SQLite",
@@ -311,7 +295,7 @@ Deno.test(
         String(metricsPort),
       ]);
       await using livez = await watchLivez(metricsPort);
-      const before = await sendAll(server.port, range(1000, 3));
+      const before = await sendAllAcked(server.port, range(1000, 3));
       await waitFor(() => missingFrom(sqlite, before).length === 0, {
         what: "the first documents in SQLite",
       });
@@ -337,7 +321,7 @@ Deno.test(
           .getReader();
         assert.match((await reader.read()).value ?? "", /locked/);
         reader.releaseLock();
-        const during = await sendAll(server.port, range(2000, 10));
+        const during = await sendAllAcked(server.port, range(2000, 10));
         await waitFor(async () => {
           const r = await get(metricsPort, "/readyz");
           return r.status === 503 && /locked/i.test(r.body);

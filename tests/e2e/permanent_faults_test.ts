@@ -6,9 +6,6 @@
  */
 import assert from "node:assert/strict";
 import mysql from "mysql2/promise";
-import { sendDocument } from "../../lib/client/sender.ts";
-import { BlockTemplate } from "../../lib/shared/template.ts";
-import { sha256Hex } from "../../lib/server/ingest.ts";
 import { startServer } from "../_helpers/process.ts";
 import {
   MYSQL_PORT,
@@ -17,24 +14,7 @@ import {
   TestRedis,
 } from "../_helpers/db.ts";
 import { freePort, waitFor } from "../_helpers/net.ts";
-
-const template = await BlockTemplate.load();
-
-async function sendAll(port: number, blocks: number[]): Promise<string[]> {
-  const acked: string[] = [];
-  for (const block of blocks) {
-    const payload = template.render(BigInt(block));
-    assert.equal(
-      await sendDocument({ host: "127.0.0.1", port }, payload, {
-        ack: "required",
-        timeoutMs: 3000,
-      }),
-      "ok",
-    );
-    acked.push(sha256Hex(payload));
-  }
-  return acked;
-}
+import { sendAllAcked } from "../_helpers/acked.ts";
 
 async function get(port: number, path: string) {
   const response = await fetch(`http://127.0.0.1:${port}${path}`);
@@ -50,7 +30,11 @@ Deno.test("a string at eth:hashes (WRONGTYPE): documents wait, /readyz says why,
     "--metrics-port",
     String(metricsPort),
   ]);
-  const acked = await sendAll(server.port, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  const acked = await sendAllAcked(
+    server.port,
+    [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+    3000,
+  );
   const ready = await waitFor(async () => {
     const r = await get(metricsPort, "/readyz");
     return r.status === 503 && /WRONGTYPE/.test(r.body) ? r : undefined;
@@ -102,7 +86,7 @@ Deno.test("REVOKE INSERT and a narrowed payload column: documents wait, then are
       "--metrics-port",
       String(metricsPort),
     ]);
-    const first = await sendAll(server.port, [100]);
+    const first = await sendAllAcked(server.port, [100], 3000);
     await waitFor(async () =>
       (await db.query("SELECT hash FROM ethereum_data")).length === 1
     );
@@ -116,7 +100,11 @@ Deno.test("REVOKE INSERT and a narrowed payload column: documents wait, then are
     for (const { ID } of sessions) {
       await root.query(`KILL CONNECTION ${Number(ID)}`).catch(() => {});
     }
-    const during = await sendAll(server.port, [101, 102, 103, 104, 105]);
+    const during = await sendAllAcked(
+      server.port,
+      [101, 102, 103, 104, 105],
+      3000,
+    );
     await waitFor(async () => {
       const r = await get(metricsPort, "/readyz");
       return r.status === 503 && /denied/i.test(r.body);
@@ -133,7 +121,7 @@ Deno.test("REVOKE INSERT and a narrowed payload column: documents wait, then are
     // A column too narrow for every document: the same, nothing dropped.
     await db.query("SET SESSION sql_mode = ''");
     await db.query("ALTER TABLE ethereum_data MODIFY payload VARCHAR(100)");
-    const narrowed = await sendAll(server.port, [106, 107, 108]);
+    const narrowed = await sendAllAcked(server.port, [106, 107, 108], 3000);
     await waitFor(async () => {
       const r = await get(metricsPort, "/readyz");
       return r.status === 503 && /too long/i.test(r.body);
