@@ -67,10 +67,11 @@ export async function arrivalRate(
   let blocks = 0;
   for (const n of counts.values()) blocks += n;
   // At least a second: one document a moment old is not a rate of millions.
-  const seconds = Math.max(1, (nowMs - start) / 1000);
+  // The rate is computed from the window as reported, so the three agree.
+  const seconds = Math.round(Math.max(1, (nowMs - start) / 1000) * 10) / 10;
   return {
     blocks,
-    seconds: Math.round(seconds * 10) / 10,
+    seconds,
     perMinute: Math.round(blocks / seconds * 60 * 100) / 100,
   };
 }
