@@ -1,6 +1,7 @@
 /**
- * Waiting: the one abortable sleep every loop uses, and the one backoff with
- * jitter every retry loop draws its delays from.
+ * Waiting: the one abortable sleep every loop uses, the one bounded wait
+ * every shutdown uses, and the one backoff with jitter every retry loop draws
+ * its delays from.
  *
  * @example
  * ```ts
@@ -39,6 +40,35 @@ export function abortableSleep(
     const timer = setTimeout(done, ms);
     signal?.addEventListener("abort", done, { once: true });
   });
+}
+
+/**
+ * Waits for `promise` to settle, but for at most `ms`: resolves `true` when
+ * it settled (fulfilled or rejected) in time, `false` when the time ran out.
+ * Never rejects, and leaves no timer behind.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { settleWithin } from "./async.ts";
+ *
+ * assert.equal(await settleWithin(Promise.reject(new Error("x")), 1000), true);
+ * assert.equal(await settleWithin(new Promise(() => {}), 10), false);
+ * ```
+ */
+export async function settleWithin(
+  promise: Promise<unknown>,
+  ms: number,
+): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([promise.then(() => true, () => true), expired]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Options for {@linkcode backoffStep} and {@linkcode backoffDelay}. */
