@@ -7,7 +7,7 @@
  * @module
  */
 import { Duration, RemovalPolicy } from "aws-cdk-lib";
-import * as ecr from "aws-cdk-lib/aws-ecr";
+import type * as ecr from "aws-cdk-lib/aws-ecr";
 import * as ecs from "aws-cdk-lib/aws-ecs";
 import * as logs from "aws-cdk-lib/aws-logs";
 import * as ssm from "aws-cdk-lib/aws-ssm";

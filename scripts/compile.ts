@@ -138,60 +138,6 @@ export function permissionFlags(task: string): string[] {
   return tokens.filter((t) => /^--(allow|deny)-[a-z]+(=.*)?$/.test(t));
 }
 
-/** A deno.lock file (version 4 or 5), as far as this script reads it. */
-export interface Lockfile {
-  version: string;
-  specifiers?: Record<string, string>;
-  npm?: Record<
-    string,
-    { dependencies?: string[]; optionalDependencies?: string[] }
-  >;
-  [key: string]: unknown;
-}
-
-function npmName(id: string): string {
-  const at = id.indexOf("@", 1);
-  return at < 0 ? id : id.slice(0, at);
-}
-
-/**
- * Keeps in `lock` only the npm packages reachable from `roots` (package ids
- * as `deno info` reports them, e.g. `eta@4.6.0`). `deno compile` embeds every
- * npm package of the lockfile; pruning keeps test-only packages (an anvil
- * binary, fuzzers) out of the production binaries while every package that
- * is embedded stays pinned to its locked version and integrity.
- */
-export function pruneLock(lock: Lockfile, roots: Iterable<string>): Lockfile {
-  const npm = lock.npm ?? {};
-  const keep = new Set<string>();
-  const resolve = (dep: string) => {
-    if (dep in npm) return dep;
-    const named = Object.keys(npm).filter((id) => npmName(id) === dep);
-    return named.length === 1 ? named[0] : undefined;
-  };
-  const visit = (id: string | undefined) => {
-    if (id === undefined || keep.has(id) || !(id in npm)) return;
-    keep.add(id);
-    for (const dep of npm[id].dependencies ?? []) visit(resolve(dep));
-    for (const dep of npm[id].optionalDependencies ?? []) visit(resolve(dep));
-  };
-  for (const root of roots) visit(resolve(root));
-  const specifiers = Object.fromEntries(
-    Object.entries(lock.specifiers ?? {}).filter(([specifier, version]) => {
-      if (!specifier.startsWith("npm:")) return true;
-      const name = npmName(specifier.slice(4));
-      return keep.has(`${name}@${version}`);
-    }),
-  );
-  return {
-    ...lock,
-    specifiers,
-    npm: Object.fromEntries(
-      Object.entries(npm).filter(([id]) => keep.has(id)),
-    ),
-  };
-}
-
 /** Where the binary of `program` is written (`.exe` for Windows targets). */
 export function binaryPath(
   program: Program,
@@ -208,12 +154,13 @@ export function compileArgs(
     permissions: string[];
     outDir: string;
     target?: string;
-    lockPath?: string;
   },
 ): string[] {
   return [
     "compile",
-    ...(options.lockPath ? ["--frozen", `--lock=${options.lockPath}`] : []),
+    // The lock holds only the programs' packages (the CDK app and the tests
+    // have their own), so it is what a binary embeds, unchanged.
+    "--frozen",
     ...options.permissions,
     ...INCLUDES.flatMap((path) => ["--include", path]),
     ...(options.target ? ["--target", options.target] : []),
@@ -270,22 +217,6 @@ async function run(args: string[]) {
   };
 }
 
-/** npm packages the module graph of `entry` reaches, per `deno info`. */
-async function npmRoots(entry: string): Promise<string[]> {
-  const info = await run(["info", "--json", entry]);
-  if (!info.success) {
-    throw new CompileError(
-      `Cannot read the module graph of ${entry}:\n${info.stderr.trim()}`,
-    );
-  }
-  const graph = JSON.parse(info.stdout) as {
-    modules: { kind?: string; npmPackage?: string }[];
-  };
-  return graph.modules.flatMap((m) =>
-    m.kind === "npm" && m.npmPackage ? [m.npmPackage] : []
-  );
-}
-
 async function readJson<T>(path: string): Promise<T | undefined> {
   try {
     return JSON.parse(await Deno.readTextFile(path)) as T;
@@ -312,32 +243,20 @@ async function compileProgram(
       `Cannot compile ${program.name}: ${program.entry} does not exist`,
     );
   }
-  const lock = await readJson<Lockfile>(join(ROOT, "deno.lock"));
-  let lockPath: string | undefined;
-  if (lock) {
-    lockPath = join(options.outDir, `.${program.binary}.lock`);
-    const pruned = pruneLock(lock, await npmRoots(program.entry));
-    await Deno.writeTextFile(lockPath, JSON.stringify(pruned, null, 2) + "\n");
+  const result = await run(compileArgs(program, {
+    permissions: permissionFlags(task),
+    outDir: options.outDir,
+    target: options.target,
+  }));
+  if (options.verbose) {
+    console.error((result.stdout + result.stderr).trimEnd());
   }
-  try {
-    const result = await run(compileArgs(program, {
-      permissions: permissionFlags(task),
-      outDir: options.outDir,
-      target: options.target,
-      lockPath,
-    }));
-    if (options.verbose) {
-      console.error((result.stdout + result.stderr).trimEnd());
-    }
-    if (!result.success) {
-      const reason = explainFailure(result.stderr);
-      if (reason) throw new CompileError(reason);
-      throw new CompileError(
-        `deno compile failed for ${program.entry} (exit ${result.code}):\n${result.stderr.trim()}`,
-      );
-    }
-  } finally {
-    if (lockPath) await Deno.remove(lockPath).catch(() => {});
+  if (!result.success) {
+    const reason = explainFailure(result.stderr);
+    if (reason) throw new CompileError(reason);
+    throw new CompileError(
+      `deno compile failed for ${program.entry} (exit ${result.code}):\n${result.stderr.trim()}`,
+    );
   }
   return binaryPath(program, options);
 }

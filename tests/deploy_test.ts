@@ -32,7 +32,6 @@ import {
   parseCompileArgs,
   permissionFlags,
   PROGRAMS,
-  pruneLock,
   ROOT,
 } from "../scripts/compile.ts";
 import { freePort } from "./_helpers/net.ts";
@@ -1052,48 +1051,6 @@ Deno.test("compile: arguments choose programs and a target, and typos are clear 
     /Unknown --target "arm"/,
   );
   assert.throws(() => parseCompileArgs(["--tagret", "x"]), CompileError);
-});
-
-Deno.test("compile: the lock is pruned to what a program reaches, versions kept", () => {
-  const lock = {
-    version: "5",
-    specifiers: {
-      "npm:eta@4.6.0": "4.6.0",
-      "npm:mysql2@3.24.6": "3.24.6_@types+node@26.6.6",
-      "npm:fast-check@4.10.2": "4.10.2",
-      "jsr:@std/assert@1": "1.0.0",
-    },
-    npm: {
-      "eta@4.6.0": {},
-      "mysql2@3.24.6_@types+node@26.6.6": {
-        dependencies: ["@types/node", "long"],
-      },
-      "@types/node@26.6.6": { dependencies: ["undici-types"] },
-      "undici-types@8.9.0": {},
-      "long@5.3.2": {},
-      "fast-check@4.10.2": { dependencies: ["pure-rand"] },
-      "pure-rand@8.4.2": {},
-    },
-    workspace: { dependencies: ["npm:eta@4.6.0"] },
-  };
-  const pruned = pruneLock(lock, [
-    "eta@4.6.0",
-    "mysql2@3.24.6_@types+node@26.6.6",
-  ]);
-  assert.deepEqual(Object.keys(pruned.npm!).sort(), [
-    "@types/node@26.6.6",
-    "eta@4.6.0",
-    "long@5.3.2",
-    "mysql2@3.24.6_@types+node@26.6.6",
-    "undici-types@8.9.0",
-  ]);
-  assert.deepEqual(Object.keys(pruned.specifiers!).sort(), [
-    "jsr:@std/assert@1",
-    "npm:eta@4.6.0",
-    "npm:mysql2@3.24.6",
-  ]);
-  assert.deepEqual(pruned.workspace, lock.workspace);
-  assert.deepEqual(Object.keys(pruneLock(lock, []).npm!), []);
 });
 
 Deno.test("compile: deno's download and DENORT_BIN errors become one line naming the cause", () => {
