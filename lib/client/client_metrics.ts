@@ -11,7 +11,7 @@ import {
   type Labels,
   registerProcessMetrics,
   Registry,
-} from "../shared/metrics.ts";
+} from "../shared/mod.ts";
 import type { PollerStats } from "./poller.ts";
 import type { WsHeads } from "./ws_heads.ts";
 

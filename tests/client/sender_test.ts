@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
+import { AnswerMemory } from "../../lib/client/answer_memory.ts";
 import {
-  AnswerMemory,
   DocumentRefusedError,
   sendDocument,
   SendError,
 } from "../../lib/client/sender.ts";
-import { createRotatingSender } from "../../lib/client/sender.ts";
+import { createRotatingSender } from "../../lib/client/rotating_sender.ts";
 import { formatHostPort } from "../../lib/shared/net.ts";
 import { freePort } from "../_helpers/net.ts";
 
