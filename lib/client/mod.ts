@@ -95,7 +95,12 @@ export {
   type RotatingSenderOptions,
   type SentTo,
 } from "./rotating_sender.ts";
-export { AnswerMemory } from "./answer_memory.ts";
+export {
+  AnswerMemory,
+  type AnswerMemoryOptions,
+  type AnswerMemoryStats,
+  SILENT_CLOSES_FOR_ORIGINAL,
+} from "./answer_memory.ts";
 export {
   CheckpointError,
   probeCheckpoint,

@@ -34,6 +34,7 @@ import {
 } from "./poller.ts";
 import { DocumentRefusedError, type SendTlsOptions } from "./sender.ts";
 import { createRotatingSender, type SentTo } from "./rotating_sender.ts";
+import { AnswerMemory } from "./answer_memory.ts";
 import { fetchGaps, type ReplayRange, replayRanges } from "./replay.ts";
 
 /** What {@linkcode runClient} runs with (a program's main context). */
@@ -50,6 +51,7 @@ export interface ClientContext {
 interface Sending {
   send: (payload: string) => Promise<SentTo>;
   acks: AckStats;
+  answered: AnswerMemory;
   registry: Registry;
 }
 
@@ -101,6 +103,7 @@ async function createSending(
   log: Logger,
 ): Promise<Sending> {
   const acks = newAckStats();
+  const answered = new AnswerMemory({ log });
   const registry = new Registry();
   const ackLatency = registry.histogram(
     "eth_client_ack_seconds",
@@ -111,12 +114,13 @@ async function createSending(
     log,
     tls: await loadClientTls(config.tls),
     ack: config.ack,
+    answered,
     onResult: (result, ms) => {
       acks[result]++;
       ackLatency.observe(ms / 1000, { result });
     },
   });
-  return { send, acks, registry };
+  return { send, acks, answered, registry };
 }
 
 /** The follower's send: a refused document is final, anything else retried. */
@@ -172,6 +176,7 @@ async function follow(
       guard,
       ws: sources.ws,
       acks: sending.acks,
+      answers: sending.answered.stats,
       registry: sending.registry,
     }),
     stats,

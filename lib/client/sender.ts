@@ -102,8 +102,9 @@ export interface SendOptions {
    */
   ack?: AckMode;
   /**
-   * For `auto`: which servers answer. Without one, every server is taken
-   * to be an original.
+   * For `auto`: which servers answer, and how many times in a row one that
+   * answered closed without an answer (see {@linkcode AnswerMemory}).
+   * Without one, every server is taken to be an original.
    */
   answered?: AnswerMemory;
 }
@@ -118,8 +119,9 @@ export interface SendTlsOptions {
  * Sends `payload` as one netstring on a new connection (over TLS when `tls`
  * is given), half-closes, and waits (within the timeout) for the answer.
  * Resolves `"ok"` on `ok`, or `"close"` on an orderly close without an
- * answer where that counts as delivery (`off`; `auto` for a server that has
- * never answered). Throws {@linkcode DocumentRefusedError} on `err`, and
+ * answer where that counts as delivery (`off`; `auto` for a server taken
+ * to be an original: one that never answered, or one that answered before
+ * and closed without an answer three times in a row). Throws {@linkcode DocumentRefusedError} on `err`, and
  * {@linkcode SendError} on anything else (refused, reset, timed out, closed
  * without the answer that was due): not delivered.
  *
@@ -169,10 +171,12 @@ export async function sendDocument(
     }
     if (answer === undefined) {
       if (ack === "off") return "close";
-      if (ack === "auto" && !options.answered?.has(remote)) return "close";
+      if (ack === "auto" && closeDelivers(options.answered, remote)) {
+        return "close";
+      }
       throw new SendError(server, "closed without an acknowledgement");
     }
-    options.answered?.add(remote);
+    options.answered?.answered(remote);
     if (answer === "ok") return "ok";
     if (answer.startsWith("err")) {
       throw new DocumentRefusedError(server, answer.slice(4) || "unknown");
@@ -192,6 +196,15 @@ export async function sendDocument(
     signal.removeEventListener("abort", onAbort);
     onAbort();
   }
+}
+
+/** `--ack auto`: whether an orderly close without an answer is delivery. */
+function closeDelivers(
+  memory: AnswerMemory | undefined,
+  remote: Deno.NetAddr,
+): boolean {
+  // Without a memory every server is taken to be an original.
+  return memory?.closedWithoutAnswer(remote) ?? true;
 }
 
 /** Opens the connection (and TLS over it), within the send's budget. */
