@@ -4,9 +4,8 @@
  *
  * @module
  */
-import { CLIENT_COMMAND } from "./lib/client/options.ts";
+import { CLIENT_COMMAND, runClient } from "./lib/client/mod.ts";
 import { runMain } from "./lib/shared/run_main.ts";
-import { runClient } from "./lib/client/run_client.ts";
 
 if (import.meta.main) {
   await runMain(CLIENT_COMMAND, runClient);

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { writeAll } from "../shared/net.ts";
+import { writeAll } from "../shared/mod.ts";
 
 /** A checkpoint file could not be read, parsed or written. */
 export class CheckpointError extends Error {

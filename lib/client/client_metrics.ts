@@ -5,13 +5,14 @@
  *
  * @module
  */
+import type { AnswerMemoryStats } from "./answer_memory.ts";
 import type { BlockFollower } from "./follower.ts";
 import type { HeadGuard } from "./head_guard.ts";
 import {
   type Labels,
   registerProcessMetrics,
   Registry,
-} from "../shared/metrics.ts";
+} from "../shared/mod.ts";
 import type { PollerStats } from "./poller.ts";
 import type { WsHeads } from "./ws_heads.ts";
 
@@ -34,13 +35,15 @@ export function newAckStats(): AckStats {
 
 /** The client's Prometheus metrics, read from the live counters. */
 export function clientMetrics(
-  { stats, follower, guard, ws, acks, registry }: {
+  { stats, follower, guard, ws, acks, answers, registry }: {
     stats: PollerStats;
     follower: BlockFollower;
     guard: HeadGuard;
     ws?: WsHeads;
     /** Send attempts by answer. */
     acks?: AckStats;
+    /** What `--ack auto` learned of the servers. */
+    answers?: AnswerMemoryStats;
     /** Registry to add to (e.g. one holding the ack latency histogram). */
     registry?: Registry;
   },
@@ -57,6 +60,17 @@ export function clientMetrics(
         Object.entries(acks).map((
           [result, n],
         ) => [{ result }, n] as [Labels, number]),
+    );
+  }
+  if (answers) {
+    r.collect(
+      "eth_client_servers_without_ack_total",
+      "Times a server address that had answered was taken to be one that " +
+        "does not (an original) after 3 orderly closes in a row without " +
+        "an answer (--ack auto); its close counts as delivery until it " +
+        "answers again.",
+      "counter",
+      () => answers.becameSilent,
     );
   }
   const f = follower.stats;

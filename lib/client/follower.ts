@@ -4,8 +4,10 @@
  *
  * @module
  */
-import { type Logger, silentLogger } from "../shared/log.ts";
-import { CLIENT_OPTIONS } from "./options.ts";
+import { type Logger, silentLogger } from "../shared/mod.ts";
+
+/** Most blocks sent for one jump of the head, the head included. */
+export const DEFAULT_MAX_BACKFILL = 128;
 
 /** Options for {@linkcode BlockFollower}. */
 export interface BlockFollowerOptions {
@@ -15,8 +17,10 @@ export interface BlockFollowerOptions {
   lastSent?: bigint;
   /**
    * Most blocks sent for one jump of the head, the head included; when the
-   * head moves further, the oldest blocks of the gap are skipped. Default
-   * 128; 0 and 1 both mean "the head only".
+   * head moves further, the oldest blocks of the gap are skipped; 0 and 1
+   * both mean "the head only".
+   *
+   * @default {DEFAULT_MAX_BACKFILL}
    */
   maxBackfill?: number;
   /**
@@ -86,7 +90,7 @@ export class BlockFollower {
     this.#send = options.send;
     this.#lastSent = options.lastSent;
     this.#maxBackfill = BigInt(
-      Math.max(1, options.maxBackfill ?? CLIENT_OPTIONS.maxBackfill.default),
+      Math.max(1, options.maxBackfill ?? DEFAULT_MAX_BACKFILL),
     );
     this.#onSent = options.onSent;
     this.#signal = options.signal;

@@ -5,13 +5,18 @@
  *
  * @module
  */
-import { type Logger, silentLogger } from "../shared/log.ts";
+import { type Logger, silentLogger } from "../shared/mod.ts";
+
+/** Blocks a head may jump ahead of the believed one and still be believed. */
+export const DEFAULT_MAX_JUMP = 128;
 
 /** Options for {@linkcode HeadGuard}. */
 export interface HeadGuardOptions {
   /**
    * Heads more than this many blocks above the highest believed one (or any
-   * head, before one is believed) wait for confirmation. Default 128.
+   * head, before one is believed) wait for confirmation.
+   *
+   * @default {DEFAULT_MAX_JUMP}
    */
   maxJump?: number;
   /** Where to log. */
@@ -56,7 +61,7 @@ export class HeadGuard {
 
   /** Builds a guard. */
   constructor(options: HeadGuardOptions = {}) {
-    this.#maxJump = BigInt(Math.max(0, options.maxJump ?? 128));
+    this.#maxJump = BigInt(Math.max(0, options.maxJump ?? DEFAULT_MAX_JUMP));
     this.#log = options.log ?? silentLogger;
   }
 

@@ -6,11 +6,13 @@
  *
  * @module
  */
-import { abortableSleep } from "../shared/async.ts";
-import type { Logger } from "../shared/log.ts";
-import { EndpointInUse } from "../shared/endpoints.ts";
-import { redactUrl } from "../shared/redact.ts";
-import { RpcClient } from "../shared/rpc.ts";
+import {
+  abortableSleep,
+  EndpointInUse,
+  type Logger,
+  redactUrl,
+  RpcClient,
+} from "../shared/mod.ts";
 import { WsHeads } from "./ws_heads.ts";
 
 /** Options for {@linkcode HeadSources}. */

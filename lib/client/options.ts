@@ -4,7 +4,16 @@
  *
  * @module
  */
-import type { AckMode } from "./sender.ts";
+import {
+  ACK_MODES,
+  type AckMode,
+  DEFAULT_ACK_MODE,
+  DEFAULT_SEND_TIMEOUT_MS,
+  isAckMode,
+  type ServerAddress,
+} from "./sender.ts";
+import { DEFAULT_MAX_BACKFILL } from "./follower.ts";
+import { DEFAULT_POLL_INTERVAL_MS, DEFAULT_STALE_AFTER_MS } from "./poller.ts";
 import {
   blockNumber,
   type Command,
@@ -12,21 +21,20 @@ import {
   type CommonConfig,
   commonConfig,
   ConfigError,
+  DEFAULT_RPC_COOLDOWN_MS,
+  DEFAULT_RPC_TIMEOUT_MS,
   type Env,
   flag,
   list,
   number,
+  type Option,
   type OptionValues,
+  parseHostPort,
   parseOptions,
   port,
   seconds,
   text,
-} from "../shared/options.ts";
-import { type HostPort, parseHostPort } from "../shared/net.ts";
-import {
-  DEFAULT_RPC_COOLDOWN_MS,
-  DEFAULT_RPC_TIMEOUT_MS,
-} from "../shared/rpc.ts";
+} from "../shared/mod.ts";
 
 /** Public keyless mainnet endpoints, tried in this order. */
 export const DEFAULT_RPC_URLS: readonly string[] = [
@@ -34,8 +42,48 @@ export const DEFAULT_RPC_URLS: readonly string[] = [
   "https://eth.drpc.org",
 ];
 
+/** The option table of `client.ts`: config field name → option. */
+export type ClientOptions = typeof COMMON_OPTIONS & {
+  /** `--host`. */
+  hosts: Option<string[]>;
+  /** `--port`. */
+  port: Option<number | undefined>;
+  /** `--rpc-url`. */
+  rpcUrls: Option<string[]>;
+  /** `--interval`, in ms. */
+  intervalMs: Option<number>;
+  /** `--timeout`, in ms. */
+  timeoutMs: Option<number>;
+  /** `--ack`, checked against {@linkcode ACK_MODES} by the config. */
+  ack: Option<string>;
+  /** `--rpc-timeout`, in ms. */
+  rpcTimeoutMs: Option<number>;
+  /** `--template`. */
+  template: Option<string | undefined>;
+  /** `--max-backfill`. */
+  maxBackfill: Option<number>;
+  /** `--from-block`. */
+  fromBlock: Option<bigint | undefined>;
+  /** `--to-block`. */
+  toBlock: Option<bigint | undefined>;
+  /** `--fill-gaps`. */
+  fillGaps: Option<string | undefined>;
+  /** `--state-file`. */
+  stateFile: Option<string | undefined>;
+  /** `--stale-after`, in ms. */
+  staleAfterMs: Option<number>;
+  /** `--rpc-cooldown`, in ms. */
+  rpcCooldownMs: Option<number>;
+  /** `--metrics-port`. */
+  metricsPort: Option<number>;
+  /** `--tls`. */
+  tls: Option<boolean>;
+  /** `--tls-ca`. */
+  tlsCa: Option<string | undefined>;
+};
+
 /** Option table of `client.ts`. */
-export const CLIENT_OPTIONS = {
+export const CLIENT_OPTIONS: ClientOptions = {
   hosts: list({
     name: "host",
     value: "HOST[:PORT]",
@@ -56,7 +104,7 @@ export const CLIENT_OPTIONS = {
   }),
   intervalMs: seconds({
     name: "interval",
-    default: 5,
+    default: DEFAULT_POLL_INTERVAL_MS / 1000,
     min: 0.01,
     max: 86400,
     env: ["ETH_CLIENT_INTERVAL"],
@@ -64,7 +112,7 @@ export const CLIENT_OPTIONS = {
   }),
   timeoutMs: seconds({
     name: "timeout",
-    default: 1,
+    default: DEFAULT_SEND_TIMEOUT_MS / 1000,
     min: 0.01,
     max: 600,
     env: ["ETH_CLIENT_TIMEOUT"],
@@ -73,7 +121,7 @@ export const CLIENT_OPTIONS = {
   ack: text({
     name: "ack",
     value: "MODE",
-    default: "auto",
+    default: DEFAULT_ACK_MODE,
     env: ["ETH_CLIENT_ACK"],
     help: "server acknowledgements: auto (demand ok from servers that " +
       "answer, accept the originals' close), required, off (never read)",
@@ -94,7 +142,7 @@ export const CLIENT_OPTIONS = {
   }),
   maxBackfill: number({
     name: "max-backfill",
-    default: 128,
+    default: DEFAULT_MAX_BACKFILL,
     max: 1_000_000,
     integer: true,
     env: ["ETH_CLIENT_MAX_BACKFILL"],
@@ -126,7 +174,7 @@ export const CLIENT_OPTIONS = {
   }),
   staleAfterMs: seconds({
     name: "stale-after",
-    default: 60,
+    default: DEFAULT_STALE_AFTER_MS / 1000,
     min: 0.01,
     max: 86400,
     env: ["ETH_CLIENT_STALE_AFTER"],
@@ -165,7 +213,7 @@ export const CLIENT_OPTIONS = {
 /** Configuration of `client.ts`. */
 export interface ClientConfig extends CommonConfig {
   /** Servers to send to, `host:port` pairs, rotated. */
-  servers: HostPort[];
+  servers: ServerAddress[];
   /** JSON-RPC endpoints, in order of preference. */
   rpcUrls: string[];
   /** Poll interval in ms. */
@@ -219,9 +267,12 @@ function configure(
     }
   }
   if (v.rpcUrls.length === 0) throw new ConfigError("--rpc-url is empty");
-  if (!["auto", "required", "off"].includes(v.ack)) {
+  const ack = v.ack;
+  if (!isAckMode(ack)) {
     throw new ConfigError(
-      `--ack ${JSON.stringify(v.ack)} must be auto, required or off`,
+      `--ack ${JSON.stringify(ack)} must be ${
+        ACK_MODES.slice(0, -1).join(", ")
+      } or ${ACK_MODES.at(-1)}`,
     );
   }
   if (v.toBlock !== undefined && v.fromBlock === undefined) {
@@ -239,7 +290,7 @@ function configure(
   return {
     ...rest,
     ...commonConfig(v),
-    ack: v.ack as AckMode,
+    ack,
     servers: hosts.map((h) => parseHostPort(h, port)),
     tls: tls || tlsCa ? { caFile: tlsCa } : undefined,
   };

@@ -5,10 +5,20 @@
  *
  * @module
  */
-import { abortableSleep, backoffDelay } from "../shared/async.ts";
-import { type Logger, RepeatGate, silentLogger } from "../shared/log.ts";
-import { RpcError } from "../shared/jsonrpc.ts";
-import { CLIENT_OPTIONS } from "./options.ts";
+import {
+  abortableSleep,
+  backoffDelay,
+  type Logger,
+  RepeatGate,
+  RpcError,
+  silentLogger,
+} from "../shared/mod.ts";
+
+/** How long the head may stand still before it is called stale, in ms. */
+export const DEFAULT_STALE_AFTER_MS = 60_000;
+
+/** Time between polls, in ms. */
+export const DEFAULT_POLL_INTERVAL_MS = 5000;
 
 /** Counters a poller keeps, for metrics. */
 export interface PollerStats {
@@ -33,9 +43,17 @@ export interface PollOptions {
   fetchHead: (signal: AbortSignal) => Promise<bigint | undefined>;
   /** Receives each head; resolves `false` when it could not finish. */
   onHead: (head: bigint) => Promise<boolean>;
-  /** Time between polls, in ms. */
-  intervalMs: number;
-  /** Warn once when the head has not moved for this long. Default 60 s. */
+  /**
+   * Time between polls, in ms.
+   *
+   * @default {DEFAULT_POLL_INTERVAL_MS}
+   */
+  intervalMs?: number;
+  /**
+   * Warn once when the head has not moved for this long, in ms.
+   *
+   * @default {DEFAULT_STALE_AFTER_MS}
+   */
   staleAfterMs?: number;
   /**
    * Called once each time the head goes stale (after the warning), with
@@ -63,7 +81,7 @@ export interface PollOptions {
 }
 
 /** Creates empty poller stats. */
-export function newPollerStats(now = Date.now()): PollerStats {
+export function newPollerStats(now: number = Date.now()): PollerStats {
   return { polls: 0, errors: {}, stale: false, lastHeadAt: now };
 }
 
@@ -135,15 +153,14 @@ export async function pollHeads(options: PollOptions): Promise<void> {
   const {
     fetchHead,
     onHead,
-    intervalMs,
+    intervalMs = DEFAULT_POLL_INTERVAL_MS,
     signal,
     log = silentLogger,
     now = Date.now,
     sleep = abortableSleep,
     random = Math.random,
   } = options;
-  const staleAfterMs = options.staleAfterMs ??
-    CLIENT_OPTIONS.staleAfterMs.default;
+  const staleAfterMs = options.staleAfterMs ?? DEFAULT_STALE_AFTER_MS;
   const stats = options.stats ?? newPollerStats(now());
   let failures = 0;
   const gate = new RepeatGate({ now });

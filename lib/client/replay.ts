@@ -5,11 +5,13 @@
  *
  * @module
  */
-import type { Logger } from "../shared/log.ts";
+import type { Logger } from "../shared/mod.ts";
 
 /** An inclusive range of block numbers. */
 export interface ReplayRange {
+  /** First block. */
   from: bigint;
+  /** Last block. */
   to: bigint;
 }
 

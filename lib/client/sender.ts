@@ -6,28 +6,44 @@
  *
  * @module
  */
-import { CLIENT_OPTIONS } from "./options.ts";
 import {
   encodeNetstring,
+  formatHostPort,
   NetstringError,
   NetstringParser,
-} from "../shared/netstring.ts";
-import type { Logger } from "../shared/log.ts";
-import { formatHostPort, writeAll } from "../shared/net.ts";
+  writeAll,
+} from "../shared/mod.ts";
+import type { AnswerMemory } from "./answer_memory.ts";
 
 /** A server address. */
 export interface ServerAddress {
+  /** Host name or IP address. */
   host: string;
+  /** TCP port. */
   port: number;
 }
 
 /**
- * How answers are used: `auto` demands `ok` from a server that has ever
- * answered and takes the close as delivery from one that never has (an
+ * The ways answers are used (`--ack`): `auto` demands `ok` from a server
+ * that answers and takes the close as delivery from one that does not (an
  * original); `required` demands `ok` from every server; `off` never reads
  * answers (the originals' client).
  */
-export type AckMode = "auto" | "required" | "off";
+export const ACK_MODES = ["auto", "required", "off"] as const;
+
+/** One of {@linkcode ACK_MODES}. */
+export type AckMode = typeof ACK_MODES[number];
+
+/** Whether `value` is one of {@linkcode ACK_MODES}. */
+export function isAckMode(value: string): value is AckMode {
+  return (ACK_MODES as readonly string[]).includes(value);
+}
+
+/** The `--ack` mode used when none is given. */
+export const DEFAULT_ACK_MODE: AckMode = "auto";
+
+/** Budget for connecting, writing and the server's answer, in ms. */
+export const DEFAULT_SEND_TIMEOUT_MS = 1000;
 
 /** A document could not be handed to a server: try another. */
 export class SendError extends Error {
@@ -64,42 +80,32 @@ export class DocumentRefusedError extends Error {
   }
 }
 
-/**
- * Remembers, per remote IP and port actually connected, whether that server
- * has ever answered (SPEC part 3, `--ack auto`).
- */
-export class AnswerMemory {
-  readonly #answered = new Set<string>();
-
-  /** True once `addr` has answered a frame. */
-  has(addr: Deno.NetAddr): boolean {
-    return this.#answered.has(key(addr));
-  }
-
-  /** Records that `addr` answered. */
-  add(addr: Deno.NetAddr): void {
-    this.#answered.add(key(addr));
-  }
-}
-
-function key(addr: Deno.NetAddr): string {
-  return `${addr.hostname}|${addr.port}`;
-}
-
 /** How a send ended, when the document counts as delivered. */
 export type Delivery = "ok" | "close";
 
 /** Options for {@linkcode sendDocument}. */
 export interface SendOptions {
-  /** Budget for connecting, writing and the server's answer, in ms. */
+  /**
+   * Budget for connecting, writing and the server's answer, in ms.
+   *
+   * @default {DEFAULT_SEND_TIMEOUT_MS}
+   */
   timeoutMs?: number;
   /** Aborts the send. */
   signal?: AbortSignal;
   /** Speak TLS to the server, verifying its certificate. */
   tls?: SendTlsOptions;
-  /** See {@linkcode AckMode}. Default `auto`. */
+  /**
+   * See {@linkcode ACK_MODES}.
+   *
+   * @default {DEFAULT_ACK_MODE}
+   */
   ack?: AckMode;
-  /** For `auto`: which servers have answered. Default: a new memory. */
+  /**
+   * For `auto`: which servers answer, and how many times in a row one that
+   * answered closed without an answer (see {@linkcode AnswerMemory}).
+   * Without one, every server is taken to be an original.
+   */
   answered?: AnswerMemory;
 }
 
@@ -113,8 +119,9 @@ export interface SendTlsOptions {
  * Sends `payload` as one netstring on a new connection (over TLS when `tls`
  * is given), half-closes, and waits (within the timeout) for the answer.
  * Resolves `"ok"` on `ok`, or `"close"` on an orderly close without an
- * answer where that counts as delivery (`off`; `auto` for a server that has
- * never answered). Throws {@linkcode DocumentRefusedError} on `err`, and
+ * answer where that counts as delivery (`off`; `auto` for a server taken
+ * to be an original: one that never answered, or one that answered before
+ * and closed without an answer three times in a row). Throws {@linkcode DocumentRefusedError} on `err`, and
  * {@linkcode SendError} on anything else (refused, reset, timed out, closed
  * without the answer that was due): not delivered.
  *
@@ -130,45 +137,17 @@ export async function sendDocument(
   payload: string | Uint8Array,
   options: SendOptions = {},
 ): Promise<Delivery> {
-  const timeoutMs = options.timeoutMs ?? CLIENT_OPTIONS.timeoutMs.default;
-  const ack = options.ack ?? "auto";
+  const timeoutMs = options.timeoutMs ?? DEFAULT_SEND_TIMEOUT_MS;
+  const ack = options.ack ?? DEFAULT_ACK_MODE;
   const timeout = AbortSignal.timeout(timeoutMs);
   const signal = options.signal
     ? AbortSignal.any([options.signal, timeout])
     : timeout;
-  let conn: Deno.Conn;
-  try {
-    conn = await Deno.connect({
-      hostname: server.host,
-      port: server.port,
-      signal,
-    });
-    // The handshake runs on the first write, inside the same time budget.
-    if (options.tls) {
-      const tcp = conn as Deno.TcpConn;
-      try {
-        conn = await Deno.startTls(tcp, {
-          hostname: server.host,
-          caCerts: options.tls.caCerts,
-        });
-      } catch (error) {
-        try {
-          tcp.close();
-        } catch {
-          // Already taken over by the TLS layer.
-        }
-        throw error;
-      }
-    }
-  } catch (cause) {
-    throw new SendError(
-      server,
-      timeout.aborted
-        ? `connect timed out after ${timeoutMs} ms`
-        : (cause as Error).message,
-      { cause },
-    );
-  }
+  const conn = await connect(server, options.tls, {
+    signal,
+    timeout,
+    timeoutMs,
+  });
   const onAbort = () => {
     try {
       conn.close();
@@ -192,10 +171,12 @@ export async function sendDocument(
     }
     if (answer === undefined) {
       if (ack === "off") return "close";
-      if (ack === "auto" && !options.answered?.has(remote)) return "close";
+      if (ack === "auto" && closeDelivers(options.answered, remote)) {
+        return "close";
+      }
       throw new SendError(server, "closed without an acknowledgement");
     }
-    options.answered?.add(remote);
+    options.answered?.answered(remote);
     if (answer === "ok") return "ok";
     if (answer.startsWith("err")) {
       throw new DocumentRefusedError(server, answer.slice(4) || "unknown");
@@ -215,6 +196,61 @@ export async function sendDocument(
     signal.removeEventListener("abort", onAbort);
     onAbort();
   }
+}
+
+/** `--ack auto`: whether an orderly close without an answer is delivery. */
+function closeDelivers(
+  memory: AnswerMemory | undefined,
+  remote: Deno.NetAddr,
+): boolean {
+  // Without a memory every server is taken to be an original.
+  return memory?.closedWithoutAnswer(remote) ?? true;
+}
+
+/** Opens the connection (and TLS over it), within the send's budget. */
+async function connect(
+  server: ServerAddress,
+  tls: SendTlsOptions | undefined,
+  { signal, timeout, timeoutMs }: {
+    signal: AbortSignal;
+    timeout: AbortSignal;
+    timeoutMs: number;
+  },
+): Promise<Deno.Conn> {
+  let conn: Deno.Conn;
+  try {
+    conn = await Deno.connect({
+      hostname: server.host,
+      port: server.port,
+      signal,
+    });
+    // The handshake runs on the first write, inside the same time budget.
+    if (tls) {
+      const tcp = conn as Deno.TcpConn;
+      try {
+        conn = await Deno.startTls(tcp, {
+          hostname: server.host,
+          caCerts: tls.caCerts,
+        });
+      } catch (error) {
+        try {
+          tcp.close();
+        } catch {
+          // Already taken over by the TLS layer.
+        }
+        throw error;
+      }
+    }
+  } catch (cause) {
+    throw new SendError(
+      server,
+      timeout.aborted
+        ? `connect timed out after ${timeoutMs} ms`
+        : (cause as Error).message,
+      { cause },
+    );
+  }
+  return conn;
 }
 
 /**
@@ -245,85 +281,4 @@ async function readAnswer(
     }
   }
   return answer;
-}
-
-/** Options for {@linkcode createRotatingSender}. */
-export interface RotatingSenderOptions {
-  /** Budget per server tried, in ms. */
-  timeoutMs: number;
-  signal?: AbortSignal;
-  log?: Logger;
-  /** Speak TLS to every server. */
-  tls?: SendTlsOptions;
-  /** See {@linkcode AckMode}. Default `auto`. */
-  ack?: AckMode;
-  /** How long a server that failed is tried last, in ms. Default 5000. */
-  cooldownMs?: number;
-  /** Told of each attempt's outcome and its latency in ms. */
-  onResult?: (result: "ok" | "close" | "err" | "none", ms: number) => void;
-  /** Clock in ms. Defaults to `performance.now`. */
-  now?: () => number;
-}
-
-/** Where a document went. */
-export interface SentTo {
-  server: ServerAddress;
-  delivery: Delivery;
-}
-
-/**
- * Returns a function that sends a payload to the next server in turn; when a
- * server fails, the following ones are tried for the same payload (as DNS
- * round-robin did for the originals), and the one that failed is tried last
- * for `cooldownMs`. It throws the last {@linkcode SendError} when every
- * server failed, and {@linkcode DocumentRefusedError} at once on `err`
- * (another server would refuse it too).
- */
-export function createRotatingSender(
-  servers: readonly ServerAddress[],
-  options: RotatingSenderOptions,
-): (payload: string) => Promise<SentTo> {
-  let next = 0;
-  const answered = new AnswerMemory();
-  const failedAt = new Array<number>(servers.length).fill(-Infinity);
-  const now = options.now ?? (() => performance.now());
-  const cooldownMs = options.cooldownMs ?? 5000;
-  return async (payload) => {
-    const t = now();
-    const order = servers.map((_, k) => (next + k) % servers.length);
-    // Cooling-down servers go last, not away: with all of them down, the
-    // least recently failed is still tried.
-    const ready = order.filter((i) => t - failedAt[i] >= cooldownMs);
-    const cooling = order.filter((i) => t - failedAt[i] < cooldownMs)
-      .sort((a, b) => failedAt[a] - failedAt[b]);
-    let last: unknown;
-    for (const i of [...ready, ...cooling]) {
-      const started = now();
-      try {
-        const delivery = await sendDocument(servers[i], payload, {
-          ...options,
-          answered,
-        });
-        options.onResult?.(delivery, now() - started);
-        failedAt[i] = -Infinity;
-        next = (i + 1) % servers.length;
-        return { server: servers[i], delivery };
-      } catch (error) {
-        if (error instanceof DocumentRefusedError) {
-          options.onResult?.("err", now() - started);
-          next = (i + 1) % servers.length;
-          throw error;
-        }
-        options.onResult?.("none", now() - started);
-        failedAt[i] = now();
-        last = error;
-        if (servers.length > 1) {
-          options.log?.debug(
-            `${(error as Error).message}; trying the next server`,
-          );
-        }
-      }
-    }
-    throw last;
-  };
 }

@@ -7,12 +7,17 @@
  *
  * @module
  */
-import { CLIENT_OPTIONS } from "./options.ts";
-import { type Logger, silentLogger } from "../shared/log.ts";
-import { abortableSleep, type BackoffOptions } from "../shared/async.ts";
-import { EndpointRanking } from "../shared/endpoints.ts";
-import { RpcError } from "../shared/jsonrpc.ts";
-import { redactUrl } from "../shared/redact.ts";
+import {
+  abortableSleep,
+  type BackoffOptions,
+  DEFAULT_RPC_COOLDOWN_MS,
+  DEFAULT_RPC_TIMEOUT_MS,
+  EndpointRanking,
+  type Logger,
+  redactUrl,
+  RpcError,
+  silentLogger,
+} from "../shared/mod.ts";
 import { WsSession } from "./ws_session.ts";
 
 /** Counters a {@linkcode WsHeads} keeps, for metrics. */
@@ -35,11 +40,17 @@ export interface WsHeadsOptions {
   onConnect?: (endpoint: string) => void;
   /** Stops {@linkcode WsHeads.run} and closes the socket. */
   signal: AbortSignal;
-  /** Budget for connect + subscribe, and for each request, in ms. Default 5000. */
+  /**
+   * Budget for connect + subscribe, and for each request, in ms.
+   *
+   * @default {DEFAULT_RPC_TIMEOUT_MS}
+   */
   timeoutMs?: number;
   /**
    * Longest wait before an endpoint that keeps failing is tried again, and
-   * how long {@linkcode WsHeads.markDown} skips one, in ms. Default 30000.
+   * how long {@linkcode WsHeads.markDown} skips one, in ms.
+   *
+   * @default {DEFAULT_RPC_COOLDOWN_MS}
    */
   cooldownMs?: number;
   /** Where to log. */
@@ -104,9 +115,8 @@ export class WsHeads {
     }
     this.endpoints = endpoints;
     this.#options = options;
-    this.#timeoutMs = options.timeoutMs ?? CLIENT_OPTIONS.rpcTimeoutMs.default;
-    this.#cooldownMs = options.cooldownMs ??
-      CLIENT_OPTIONS.rpcCooldownMs.default;
+    this.#timeoutMs = options.timeoutMs ?? DEFAULT_RPC_TIMEOUT_MS;
+    this.#cooldownMs = options.cooldownMs ?? DEFAULT_RPC_COOLDOWN_MS;
     this.#log = options.log ?? silentLogger;
     this.#now = options.now ?? Date.now;
     this.#sleep = options.sleep ?? abortableSleep;

@@ -7,16 +7,18 @@
  * @module
  */
 import {
+  cleanText,
   describeCall,
   encodeRequest,
   MAX_MESSAGE_BYTES,
   parseBlockNumber,
   parseMessage,
+  redactUrl,
+  redactUrlsIn,
   replyResult,
   RpcError,
   type RpcErrorKind,
-} from "../shared/jsonrpc.ts";
-import { cleanText, redactUrl, redactUrlsIn } from "../shared/redact.ts";
+} from "../shared/mod.ts";
 import { WsSocket } from "./ws_socket.ts";
 
 /** What a {@linkcode WsSession} reports as messages arrive. */

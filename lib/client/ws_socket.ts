@@ -13,9 +13,7 @@
  *
  * @module
  */
-import { abortableSleep } from "../shared/async.ts";
-import { writeAll } from "../shared/net.ts";
-import { cleanText } from "../shared/redact.ts";
+import { cleanText, settleWithin, writeAll } from "../shared/mod.ts";
 
 /** Options for {@linkcode WsSocket.connect}. */
 export interface WsSocketOptions {
@@ -148,11 +146,15 @@ export class WsSocket {
       this.#closeSent = true;
       this.#write(0x8, encodeClose(sendCode)).catch(() => {});
     }
-    const deadline = new AbortController();
-    const expired = abortableSleep(1000, deadline.signal);
-    await Promise.race([this.#writing, expired]);
-    if (waitForPeer) await Promise.race([this.#peerDone.promise, expired]);
-    deadline.abort();
+    // One second in all for our close frame to go out and the peer's to come.
+    const started = performance.now();
+    await settleWithin(this.#writing, 1000);
+    if (waitForPeer) {
+      await settleWithin(
+        this.#peerDone.promise,
+        Math.max(0, 1000 - (performance.now() - started)),
+      );
+    }
     this.#end(closed);
   }
 
@@ -173,30 +175,22 @@ export class WsSocket {
 
   async #read(first: Uint8Array) {
     const limit = this.#options.maxMessageBytes;
-    let pending = first;
-    let message: Uint8Array[] = [];
-    let messageBytes = 0;
-    let messageOpcode = 0;
-    const chunk = new Uint8Array(64 * 1024);
+    const reader = new FrameReader(this.#conn, first);
+    const message = new MessageAssembly();
     try {
       while (true) {
-        const frame = decodeFrameHeader(pending);
-        if (frame === undefined) {
-          const n = await this.#conn.read(chunk);
-          if (n === null) break;
-          pending = concat(pending, chunk.subarray(0, n));
-          continue;
-        }
+        const frame = await reader.header();
+        if (frame === undefined) break;
         const control = frame.opcode >= 0x8;
         if (
-          control ? frame.length > 125 : messageBytes + frame.length > limit
+          control ? frame.length > 125 : message.bytes + frame.length > limit
         ) {
           // Nobody reads on: the peer's close is not waited for.
           await this.#shutdown(
             {
               code: 1009,
               reason: `a message of ${
-                messageBytes + frame.length
+                message.bytes + frame.length
               } bytes or more, over the limit of ${limit} bytes`,
               tooLarge: !control,
             },
@@ -205,31 +199,9 @@ export class WsSocket {
           );
           return;
         }
-        while (pending.length < frame.headerBytes + frame.length) {
-          const n = await this.#conn.read(chunk);
-          if (n === null) throw new Error("connection ended mid-frame");
-          pending = concat(pending, chunk.subarray(0, n));
-        }
-        const payload = pending.slice(
-          frame.headerBytes,
-          frame.headerBytes + frame.length,
-        );
-        pending = pending.subarray(frame.headerBytes + frame.length);
-        if (frame.mask) {
-          for (let i = 0; i < payload.length; i++) {
-            payload[i] ^= frame.mask[i % 4];
-          }
-        }
+        const payload = await reader.payload(frame);
         if (frame.opcode === 0x8) {
-          const code = payload.length >= 2
-            ? new DataView(payload.buffer).getUint16(0)
-            : 1005;
-          const reason = cleanText(dec.decode(payload.subarray(2)), 123);
-          this.#peerDone.resolve();
-          await this.#shutdown(
-            { code, reason, tooLarge: false },
-            code === 1005 ? 1000 : code,
-          );
+          await this.#peerClosed(payload);
           return;
         }
         if (frame.opcode === 0x9) {
@@ -237,20 +209,8 @@ export class WsSocket {
           continue;
         }
         if (frame.opcode === 0xa) continue;
-        if (frame.opcode !== 0x0) {
-          messageOpcode = frame.opcode;
-          message = [];
-          messageBytes = 0;
-        }
-        message.push(payload);
-        messageBytes += payload.length;
-        if (!frame.fin) continue;
-        const data = message.length === 1 ? message[0] : concat(...message);
-        message = [];
-        messageBytes = 0;
-        this.#options.onMessage(
-          messageOpcode === 0x1 ? dec.decode(data) : data,
-        );
+        const complete = message.add(frame, payload);
+        if (complete !== undefined) this.#options.onMessage(complete);
       }
       this.#peerDone.resolve();
       this.#end({ code: 1006, reason: "connection ended", tooLarge: false });
@@ -262,6 +222,93 @@ export class WsSocket {
         tooLarge: false,
       });
     }
+  }
+
+  /** The peer's close frame: answer it with the same code and end. */
+  async #peerClosed(payload: Uint8Array) {
+    const code = payload.length >= 2
+      ? new DataView(payload.buffer).getUint16(0)
+      : 1005;
+    const reason = cleanText(dec.decode(payload.subarray(2)), 123);
+    this.#peerDone.resolve();
+    await this.#shutdown(
+      { code, reason, tooLarge: false },
+      code === 1005 ? 1000 : code,
+    );
+  }
+}
+
+/** Reads frames off a connection: headers, then their unmasked payloads. */
+class FrameReader {
+  readonly #conn: Deno.Conn;
+  readonly #chunk = new Uint8Array(64 * 1024);
+  #pending: Uint8Array;
+
+  constructor(conn: Deno.Conn, first: Uint8Array) {
+    this.#conn = conn;
+    this.#pending = first;
+  }
+
+  /** The next frame's header; undefined when the connection ended first. */
+  async header(): Promise<FrameHeader | undefined> {
+    while (true) {
+      const frame = decodeFrameHeader(this.#pending);
+      if (frame !== undefined) return frame;
+      if (!await this.#more()) return undefined;
+    }
+  }
+
+  /** The payload of `frame`, unmasked; the connection ending is an error. */
+  async payload(frame: FrameHeader): Promise<Uint8Array> {
+    while (this.#pending.length < frame.headerBytes + frame.length) {
+      if (!await this.#more()) throw new Error("connection ended mid-frame");
+    }
+    const payload = this.#pending.slice(
+      frame.headerBytes,
+      frame.headerBytes + frame.length,
+    );
+    this.#pending = this.#pending.subarray(frame.headerBytes + frame.length);
+    if (frame.mask) {
+      for (let i = 0; i < payload.length; i++) {
+        payload[i] ^= frame.mask[i % 4];
+      }
+    }
+    return payload;
+  }
+
+  async #more(): Promise<boolean> {
+    const n = await this.#conn.read(this.#chunk);
+    if (n === null) return false;
+    this.#pending = concat(this.#pending, this.#chunk.subarray(0, n));
+    return true;
+  }
+}
+
+/** Data frames gathered into messages (fragmentation). */
+class MessageAssembly {
+  /** Bytes of the message so far. */
+  bytes = 0;
+  #parts: Uint8Array[] = [];
+  #opcode = 0;
+
+  /** Adds a data frame; returns the message once its last frame came. */
+  add(
+    frame: FrameHeader,
+    payload: Uint8Array,
+  ): string | Uint8Array | undefined {
+    if (frame.opcode !== 0x0) {
+      this.#opcode = frame.opcode;
+      this.#parts = [];
+      this.bytes = 0;
+    }
+    this.#parts.push(payload);
+    this.bytes += payload.length;
+    if (!frame.fin) return undefined;
+    const parts = this.#parts;
+    const data = parts.length === 1 ? parts[0] : concat(...parts);
+    this.#parts = [];
+    this.bytes = 0;
+    return this.#opcode === 0x1 ? dec.decode(data) : data;
   }
 }
 

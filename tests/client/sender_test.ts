@@ -1,12 +1,13 @@
 import assert from "node:assert/strict";
+import { AnswerMemory } from "../../lib/client/answer_memory.ts";
 import {
-  AnswerMemory,
   DocumentRefusedError,
   sendDocument,
   SendError,
 } from "../../lib/client/sender.ts";
-import { createRotatingSender } from "../../lib/client/sender.ts";
+import { createRotatingSender } from "../../lib/client/rotating_sender.ts";
 import { formatHostPort } from "../../lib/shared/net.ts";
+import { silentLogger } from "../../lib/shared/log.ts";
 import { freePort } from "../_helpers/net.ts";
 
 /** A TCP sink that records what each connection sent until EOF. */
@@ -194,4 +195,73 @@ Deno.test("a server that failed is tried last during its cool-down", async () =>
   t = 6000;
   await send("after");
   assert.deepEqual(results.slice(5), ["none", "ok"]);
+});
+
+Deno.test("--ack auto: a server that answered, then closes without answering 3 times in a row, is taken to be an original until it answers again", async () => {
+  // ok, then 3 silent closes, a silent close, ok, then silent again.
+  const script = [
+    "2:ok,",
+    undefined,
+    undefined,
+    undefined,
+    undefined,
+    "2:ok,",
+    undefined,
+  ];
+  await using srv = answering((i) => script[i]);
+  const warnings: string[] = [];
+  const log = {
+    ...silentLogger,
+    warn: (line: string) => void warnings.push(line),
+  };
+  const answered = new AnswerMemory({ log });
+  const send = () =>
+    sendDocument(srv.server, "a", { answered }).then(
+      (delivery) => delivery,
+      (error) => error instanceof SendError ? "none" : Promise.reject(error),
+    );
+  const outcomes = [];
+  for (let i = 0; i < script.length; i++) outcomes.push(await send());
+  assert.deepEqual(outcomes, [
+    "ok",
+    "none",
+    "none",
+    "close", // the third close in a row counts as delivered
+    "close", // an original from then on
+    "ok", // answering again
+    "none", // so a close is not delivery any more
+  ]);
+  assert.equal(answered.stats.becameSilent, 1);
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0], new RegExp(formatHostPort(srv.server)));
+});
+
+Deno.test("--ack auto: an ok between silent closes starts the count over", async () => {
+  const script = ["2:ok,", undefined, undefined, "2:ok,", undefined, undefined];
+  await using srv = answering((i) => script[i]);
+  const answered = new AnswerMemory();
+  for (let i = 0; i < script.length; i++) {
+    const outcome = await sendDocument(srv.server, "a", { answered }).catch(
+      (error) => error instanceof SendError ? "none" : Promise.reject(error),
+    );
+    assert.equal(outcome, script[i] ? "ok" : "none", `send ${i}`);
+  }
+  assert.equal(answered.stats.becameSilent, 0);
+});
+
+Deno.test("--ack required never counts a close, however many in a row", async () => {
+  await using srv = answering((i) => i === 0 ? "2:ok," : undefined);
+  const answered = new AnswerMemory();
+  assert.equal(
+    await sendDocument(srv.server, "a", { answered, ack: "required" }),
+    "ok",
+  );
+  for (let i = 0; i < 5; i++) {
+    await assert.rejects(
+      sendDocument(srv.server, "a", { answered, ack: "required" }),
+      SendError,
+      "closed without an acknowledgement",
+    );
+  }
+  assert.equal(answered.stats.becameSilent, 0);
 });
