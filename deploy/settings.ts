@@ -188,7 +188,12 @@ export function settingsFromContext(
   const extra = (() => {
     const v = get("extraServerFleets");
     if (v === undefined) return [];
-    const list = typeof v === "string" ? JSON.parse(v) : v;
+    let list = v;
+    try {
+      if (typeof v === "string") list = JSON.parse(v);
+    } catch {
+      throw new SettingsError("Context extraServerFleets is not JSON");
+    }
     if (!Array.isArray(list)) {
       throw new SettingsError("Context extraServerFleets must be a list");
     }
