@@ -34,12 +34,6 @@ export interface StoresProps {
   logRetention: logs.RetentionDays;
 }
 
-/**
- * Seconds a MySQL statement may take before the slow query log (exported
- * to CloudWatch) records it; the servers' inserts take milliseconds.
- */
-export const LONG_QUERY_SECONDS = 2;
-
 /** MySQL, Redis and their secrets. */
 export class Stores extends Construct {
   readonly mysqlPassword: secretsmanager.Secret;
@@ -76,15 +70,8 @@ export class Stores extends Construct {
       engine: rds.DatabaseInstanceEngine.mysql({
         version: rds.MysqlEngineVersion.VER_8_4_9,
       }),
-      description: "eth: TLS required, slow queries logged",
-      parameters: {
-        require_secure_transport: "ON",
-        // The exported slowquery log is empty unless MySQL writes it, and
-        // RDS exports only logs written to files.
-        slow_query_log: "1",
-        long_query_time: String(LONG_QUERY_SECONDS),
-        log_output: "FILE",
-      },
+      description: "eth: TLS required",
+      parameters: { require_secure_transport: "ON" },
     });
     // CDK's log-retention function runs with this role: no managed policy,
     // and CDK grants it only the log-retention calls.
@@ -115,7 +102,9 @@ export class Stores extends Construct {
       backupRetention: Duration.days(7),
       deletionProtection: true,
       removalPolicy: RemovalPolicy.SNAPSHOT,
-      cloudwatchLogsExports: ["error", "slowquery"],
+      // Only the error log: the slow query log is off in MySQL's defaults,
+      // and the fleet's statements are single-row inserts and indexed reads.
+      cloudwatchLogsExports: ["error"],
       // RDS creates the export log groups itself; CDK's log-retention
       // function sets their retention (and its own log group's).
       cloudwatchLogsRetention: props.logRetention,
