@@ -13,7 +13,11 @@ import { App, Tags } from "aws-cdk-lib";
 import { EdgeStack } from "./edge_stack.ts";
 import { FleetStack } from "./fleet_stack.ts";
 import { ImagesStack } from "./images_stack.ts";
-import { type FleetSettings, settingsFromContext } from "./settings.ts";
+import {
+  type FleetSettings,
+  SettingsError,
+  settingsFromContext,
+} from "./settings.ts";
 import { nagFindings } from "./nag.ts";
 
 /** The app and its stacks. */
@@ -29,17 +33,28 @@ export interface Fleet {
 export interface BuildOptions {
   /** Context values, as `-c` gives them. */
   context?: Record<string, unknown>;
-  /** Where the cloud assembly goes. @default "dist/cdk.out" (or CDK_OUTDIR) */
+  /** Where the cloud assembly goes. @default CDK_OUTDIR, or a temp dir */
   outdir?: string;
   /** Environment the defaults come from (CDK_DEFAULT_ACCOUNT/REGION). */
   env?: Record<string, string | undefined>;
 }
 
+/**
+ * CDK's context key for how a stack reads another's values. `weak` makes
+ * the edge stack read the fleet's API domain with `Fn::GetStackOutput`, so
+ * neither stack needs CDK's cross-region helper Lambdas (whose own log
+ * groups would never expire). A fleet deployed with the older `strong`
+ * references moves over through `both` (docs/deploy.md).
+ */
+export const CROSS_STACK_REFERENCES =
+  "@aws-cdk/core:defaultCrossStackReferences";
+
 /** Builds the app with cdk-nag's AwsSolutions checks applied. */
 export function buildFleet(options: BuildOptions = {}): Fleet {
   const app = new App({
     outdir: options.outdir,
-    context: options.context,
+    // Context from -c or the CDK CLI takes precedence over these.
+    context: { [CROSS_STACK_REFERENCES]: "weak", ...options.context },
     // Keeps templates free of CDK version metadata, so they diff cleanly.
     analyticsReporting: false,
   });
@@ -85,11 +100,25 @@ export function contextArgs(args: string[]): Record<string, string> {
   return out;
 }
 
+/** Where `deno task synth` writes the templates unless CDK_OUTDIR says. */
+export const SYNTH_OUTDIR = "dist/cdk.out";
+
+/** Builds the fleet; a setting that cannot be deployed ends synth in one line. */
+function buildOrExit(options: BuildOptions): Fleet {
+  try {
+    return buildFleet(options);
+  } catch (error) {
+    if (!(error instanceof SettingsError)) throw error;
+    console.error(`synth: ${error.message}`);
+    Deno.exit(1);
+  }
+}
+
 if (import.meta.main) {
   const fromCli = Deno.env.get("CDK_CONTEXT_JSON") !== undefined;
-  const { app } = buildFleet({
+  const { app } = buildOrExit({
     context: fromCli ? undefined : contextArgs(Deno.args),
-    outdir: fromCli ? undefined : "dist/cdk.out",
+    outdir: fromCli ? undefined : Deno.env.get("CDK_OUTDIR") ?? SYNTH_OUTDIR,
     env: Deno.env.toObject(),
   });
   const assembly = app.synth();

@@ -2,7 +2,7 @@
  * The edge, in us-east-1 because CloudFront takes certificates only from
  * there: the public zone (or the one given), an ACM certificate for
  * `stats.<domain>`, the CloudFront distribution in front of the stats HTTP
- * API, its access-log bucket and the alias record.
+ * API, its access-log bucket and the alias records (A and AAAA).
  *
  * @module
  */
@@ -90,12 +90,20 @@ export class EdgeStack extends Stack {
         "No WAF: the API is read-only and throttled at API Gateway; a web " +
         "ACL costs more than the whole demo fleet. Add one for production.",
     }]);
+    // CloudFront answers over IPv4 and IPv6 (enableIpv6 defaults on), so
+    // the name has both an A and an AAAA alias.
+    const target = route53.RecordTarget.fromAlias(
+      new targets.CloudFrontTarget(this.distribution),
+    );
     new route53.ARecord(this, "StatsAlias", {
       zone,
       recordName: this.statsDomain,
-      target: route53.RecordTarget.fromAlias(
-        new targets.CloudFrontTarget(this.distribution),
-      ),
+      target,
+    });
+    new route53.AaaaRecord(this, "StatsAliasIpv6", {
+      zone,
+      recordName: this.statsDomain,
+      target,
     });
   }
 }

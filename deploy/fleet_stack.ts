@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { Stack, type StackProps } from "aws-cdk-lib";
+import { Fn, Stack, type StackProps } from "aws-cdk-lib";
 import * as ecr from "aws-cdk-lib/aws-ecr";
 import * as route53 from "aws-cdk-lib/aws-route53";
 import type * as logs from "aws-cdk-lib/aws-logs";
@@ -46,7 +46,9 @@ export class FleetStack extends Stack {
         REPOSITORY_NAMES[program],
       );
     this.network = new Network(this, "Network", {
-      availabilityZones: [`${s.region}a`, `${s.region}b`],
+      // The region's first two zones, chosen by CloudFormation: not every
+      // account has an `a` and a `b`, and synthesis needs no lookup.
+      availabilityZones: [0, 1].map((i) => Fn.select(i, Fn.getAzs())),
       logRetention,
     });
     this.stores = new Stores(this, "Stores", {
@@ -54,6 +56,7 @@ export class FleetStack extends Stack {
       dbInstanceType: s.dbInstanceType,
       cacheNodeType: s.cacheNodeType,
       multiAz: s.multiAz,
+      logRetention,
     });
     const endpoints = {
       mysqlHost: this.stores.mysqlHost,

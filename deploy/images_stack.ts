@@ -25,6 +25,9 @@ export class ImagesStack extends Stack {
       new ecr.Repository(this, program, {
         repositoryName: name,
         imageScanOnPush: true,
+        // A tag names one image for good, so a template's tag (or digest)
+        // is exactly what runs; `latest` cannot be moved under a fleet.
+        imageTagMutability: ecr.TagMutability.IMMUTABLE,
         encryption: ecr.RepositoryEncryption.AES_256,
         lifecycleRules: [{ maxImageCount: 30 }],
         // Images outlive a teardown of the fleet; delete them by hand.

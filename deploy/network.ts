@@ -14,7 +14,7 @@ import { MYSQL_PORT, REDIS_PORT, SERVER_PORT } from "./environments.ts";
 
 /** What the network needs to know. */
 export interface NetworkProps {
-  /** The two AZs, explicit so synthesis needs no lookup. */
+  /** The two AZs, explicit (or `Fn::GetAZs` tokens) so synthesis needs no lookup. */
   availabilityZones: string[];
   logRetention: logs.RetentionDays;
 }

@@ -258,7 +258,7 @@ export class Servers extends Construct {
             DeleteOnTerminate: false,
           }),
           ...option("aws:elasticbeanstalk:application:environment", {
-            [IMAGE_PROPERTY]: props.repository.repositoryUriForTag(
+            [IMAGE_PROPERTY]: props.repository.repositoryUriForTagOrDigest(
               props.imageTag,
             ),
             ...plain,

@@ -32,7 +32,10 @@ export interface FleetSettings {
   imageTags: { client: string; server: string; stats: string };
   /** Fargate clients. @default 2 */
   clientCount: number;
-  /** Fargate CPU units and MiB of each client task. @default 256, 512 */
+  /**
+   * Fargate CPU units and MiB of each client task, a pair Fargate offers
+   * ({@linkcode FARGATE_MEMORY}). @default 256, 512
+   */
   clientCpu: number;
   clientMemory: number;
   /** EC2 instance type of the servers. @default "t3.small" */
@@ -52,7 +55,7 @@ export interface FleetSettings {
   cacheNodeType: string;
   /** Standby database and replica cache node in the second AZ. @default true */
   multiAz: boolean;
-  /** Days logs are kept. @default 30 */
+  /** Days logs are kept: one of {@linkcode LOG_RETENTION_DAYS}. @default 30 */
   logRetentionDays: number;
   /** Stats Lambda memory in MiB. @default 512 */
   statsMemory: number;
@@ -75,6 +78,41 @@ export class SettingsError extends Error {
 /** The default solution stack; `aws elasticbeanstalk list-available-solution-stacks` lists current ones. */
 export const DEFAULT_SOLUTION_STACK =
   "64bit Amazon Linux 2023 v4.7.2 running Docker";
+
+/**
+ * The retention periods CloudWatch Logs accepts, in days; any other value
+ * is rejected by CloudFormation at deploy (and by cfn-lint as E3030).
+ */
+// deno-fmt-ignore
+export const LOG_RETENTION_DAYS: readonly number[] = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
+  2192, 2557, 2922, 3288, 3653,
+];
+
+const range = (min: number, max: number, step: number) =>
+  Array.from({ length: (max - min) / step + 1 }, (_, i) => min + i * step);
+/**
+ * Fargate's CPU units and the task memory sizes (MiB) each allows; ECS
+ * refuses any other pair at deploy.
+ */
+export const FARGATE_MEMORY: Readonly<Record<number, readonly number[]>> = {
+  256: [512, 1024, 2048],
+  512: range(1024, 4096, 1024),
+  1024: range(2048, 8192, 1024),
+  2048: range(4096, 16384, 1024),
+  4096: range(8192, 30720, 1024),
+};
+
+/**
+ * What an image reference may be: an ECR tag (the repositories' tags are
+ * immutable, so a tag names one image) or a digest.
+ */
+const IMAGE_REF = /^(?:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|sha256:[a-f0-9]{64})$/;
+/** An instance type or class: family and size, e.g. `t3.small`. */
+const INSTANCE_TYPE = /^[a-z][a-z0-9-]*\.[a-z0-9]+$/;
+/** A DNS name of two labels or more, as Route53 and ACM take it. */
+const DOMAIN =
+  /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
 /** Reads and validates the settings from context. */
 export function settingsFromContext(
@@ -101,6 +139,28 @@ export function settingsFromContext(
     }
     return n;
   };
+  const oneOf = (key: string, fallback: number, allowed: readonly number[]) => {
+    const v = get(key);
+    const n = v === undefined ? fallback : Number(v);
+    if (!allowed.includes(n)) {
+      throw new SettingsError(
+        `Context ${key} must be one of ${allowed.join(", ")}, not ${
+          JSON.stringify(v)
+        }`,
+      );
+    }
+    return n;
+  };
+  const optional = (key: string, re: RegExp, what: string) => {
+    const v = get(key);
+    if (v === undefined) return undefined;
+    if (typeof v !== "string" || !re.test(v)) {
+      throw new SettingsError(
+        `Context ${key} must be ${what}, not ${JSON.stringify(v)}`,
+      );
+    }
+    return v;
+  };
   const bool = (key: string, fallback: boolean) => {
     const v = get(key);
     if (v === undefined) return fallback;
@@ -108,17 +168,39 @@ export function settingsFromContext(
     if (v === false || v === "false") return false;
     throw new SettingsError(`Context ${key} must be true or false`);
   };
-  const tag = str("imageTag", "latest");
+  const matching = (
+    key: string,
+    fallback: string,
+    re: RegExp,
+    what: string,
+  ) => {
+    const v = str(key, fallback);
+    if (!re.test(v)) {
+      throw new SettingsError(
+        `Context ${key} must be ${what}, not ${JSON.stringify(v)}`,
+      );
+    }
+    return v;
+  };
+  const image = (key: string, fallback: string) =>
+    matching(key, fallback, IMAGE_REF, "an image tag or sha256: digest");
+  const tag = image("imageTag", "latest");
   const extra = (() => {
     const v = get("extraServerFleets");
     if (v === undefined) return [];
-    const list = typeof v === "string" ? JSON.parse(v) : v;
+    let list = v;
+    try {
+      if (typeof v === "string") list = JSON.parse(v);
+    } catch {
+      throw new SettingsError("Context extraServerFleets is not JSON");
+    }
     if (!Array.isArray(list)) {
       throw new SettingsError("Context extraServerFleets must be a list");
     }
     return list.map((f, i): ExtraServerFleet => {
       if (
-        typeof f?.id !== "string" || typeof f?.dnsName !== "string" ||
+        typeof f?.id !== "string" || !/^[\w.-]{1,128}$/.test(f.id) ||
+        typeof f?.dnsName !== "string" || !DOMAIN.test(f.dnsName) ||
         !Number.isInteger(f?.weight) || f.weight < 0 || f.weight > 255
       ) {
         throw new SettingsError(
@@ -130,35 +212,85 @@ export function settingsFromContext(
   })();
   const serverMin = int("serverMin", 2, 1, 100);
   const settings: FleetSettings = {
-    region: str("region", env.CDK_DEFAULT_REGION ?? "eu-west-1"),
-    account: (get("account") as string | undefined) ??
+    region: matching(
+      "region",
+      env.CDK_DEFAULT_REGION ?? "eu-west-1",
+      /^[a-z]{2}(-[a-z]+)+-\d$/,
+      "an AWS region such as eu-west-1",
+    ),
+    account: optional("account", /^\d{12}$/, "a 12-digit account id") ??
       env.CDK_DEFAULT_ACCOUNT,
-    domain: str("domain", "eth.example.com"),
-    hostedZoneId: get("hostedZoneId") as string | undefined,
-    privateZone: str("privateZone", "eth.internal"),
+    domain: matching("domain", "eth.example.com", DOMAIN, "a domain"),
+    hostedZoneId: optional(
+      "hostedZoneId",
+      /^Z[A-Z0-9]{1,31}$/,
+      "a Route53 hosted zone id (Z...)",
+    ),
+    privateZone: matching("privateZone", "eth.internal", DOMAIN, "a domain"),
     imageTags: {
-      client: str("clientImageTag", tag),
-      server: str("serverImageTag", tag),
-      stats: str("statsImageTag", tag),
+      client: image("clientImageTag", tag),
+      server: image("serverImageTag", tag),
+      stats: image("statsImageTag", tag),
     },
     clientCount: int("clientCount", 2, 0, 100),
     clientCpu: int("clientCpu", 256, 256, 4096),
     clientMemory: int("clientMemory", 512, 512, 30720),
-    serverInstanceType: str("serverInstanceType", "t3.small"),
+    serverInstanceType: matching(
+      "serverInstanceType",
+      "t3.small",
+      INSTANCE_TYPE,
+      "an EC2 instance type such as t3.small",
+    ),
     serverMin,
     serverMax: int("serverMax", Math.max(4, serverMin), serverMin, 100),
-    solutionStack: str("solutionStack", DEFAULT_SOLUTION_STACK),
+    // The source bundle is a Compose file: only the Docker platform runs it.
+    solutionStack: matching(
+      "solutionStack",
+      DEFAULT_SOLUTION_STACK,
+      /^64bit Amazon Linux .* running Docker$/,
+      "an Amazon Linux Docker solution stack",
+    ),
     serverWeight: int("serverWeight", 80, 0, 255),
     extraServerFleets: extra,
-    dbInstanceType: str("dbInstanceType", "t4g.micro"),
-    cacheNodeType: str("cacheNodeType", "cache.t4g.micro"),
+    dbInstanceType: matching(
+      "dbInstanceType",
+      "t4g.micro",
+      INSTANCE_TYPE,
+      "an RDS instance class without db., such as t4g.micro",
+    ),
+    cacheNodeType: matching(
+      "cacheNodeType",
+      "cache.t4g.micro",
+      /^cache\.[a-z][a-z0-9-]*\.[a-z0-9]+$/,
+      "an ElastiCache node type such as cache.t4g.micro",
+    ),
     multiAz: bool("multiAz", true),
-    logRetentionDays: int("logRetentionDays", 30, 1, 3653),
+    logRetentionDays: oneOf("logRetentionDays", 30, LOG_RETENTION_DAYS),
     statsMemory: int("statsMemory", 512, 128, 10240),
-    rpcUrlParameter: str("rpcUrlParameter", "/eth/rpc-url"),
+    rpcUrlParameter: matching(
+      "rpcUrlParameter",
+      "/eth/rpc-url",
+      /^[A-Za-z0-9_.\-/]{1,2048}$/,
+      "an SSM parameter name",
+    ),
   };
-  if (!/^[a-z0-9-]+(\.[a-z0-9-]+)+$/.test(settings.domain)) {
-    throw new SettingsError(`Context domain ${settings.domain} is no domain`);
+  const memory = FARGATE_MEMORY[settings.clientCpu];
+  if (!memory) {
+    throw new SettingsError(
+      `Context clientCpu must be one of ${
+        Object.keys(FARGATE_MEMORY).join(", ")
+      } (Fargate's CPU units), not ${settings.clientCpu}`,
+    );
+  }
+  if (!memory.includes(settings.clientMemory)) {
+    throw new SettingsError(
+      `Context clientMemory must be ${
+        memory.length > 3
+          ? `${memory[0]}-${memory.at(-1)} in steps of ${memory[1] - memory[0]}`
+          : `one of ${memory.join(", ")}`
+      } with ` +
+        `clientCpu ${settings.clientCpu} (Fargate), not ${settings.clientMemory}`,
+    );
   }
   return settings;
 }

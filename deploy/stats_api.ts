@@ -22,6 +22,7 @@ import {
 } from "./environments.ts";
 import type { Network } from "./network.ts";
 import { suppress } from "./nag.ts";
+import { acceptLint, CDK_FUNCTION_DEPENDS_ON } from "./cfn_lint.ts";
 
 /** What the stats API needs. */
 export interface StatsApiProps {
@@ -75,6 +76,9 @@ export class StatsApi extends Construct {
     for (const secret of Object.values(props.secrets)) {
       secret.grantRead(this.function);
     }
+    acceptLint(this.function.node.defaultChild as lambda.CfnFunction, [
+      CDK_FUNCTION_DEPENDS_ON,
+    ]);
     suppress(this.function, [{
       id: "AwsSolutions-IAM4",
       reason:

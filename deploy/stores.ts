@@ -6,9 +6,11 @@
  *
  * @module
  */
-import { Duration, RemovalPolicy } from "aws-cdk-lib";
+import { CfnResource, Duration, RemovalPolicy, Stack } from "aws-cdk-lib";
 import * as ec2 from "aws-cdk-lib/aws-ec2";
 import * as elasticache from "aws-cdk-lib/aws-elasticache";
+import * as iam from "aws-cdk-lib/aws-iam";
+import type * as logs from "aws-cdk-lib/aws-logs";
 import * as rds from "aws-cdk-lib/aws-rds";
 import * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import { Construct } from "constructs";
@@ -20,6 +22,7 @@ import {
 } from "./environments.ts";
 import type { Network } from "./network.ts";
 import { suppress } from "./nag.ts";
+import { acceptLint, CDK_FUNCTION_DEPENDS_ON } from "./cfn_lint.ts";
 
 /** Sizes of the stores. */
 export interface StoresProps {
@@ -27,6 +30,8 @@ export interface StoresProps {
   dbInstanceType: string;
   cacheNodeType: string;
   multiAz: boolean;
+  /** How long the exported MySQL logs are kept. */
+  logRetention: logs.RetentionDays;
 }
 
 /** MySQL, Redis and their secrets. */
@@ -68,6 +73,12 @@ export class Stores extends Construct {
       description: "eth: TLS required",
       parameters: { require_secure_transport: "ON" },
     });
+    // CDK's log-retention function runs with this role: no managed policy,
+    // and CDK grants it only the log-retention calls.
+    const retentionRole = new iam.Role(this, "LogRetentionRole", {
+      assumedBy: new iam.ServicePrincipal("lambda.amazonaws.com"),
+      description: "eth: sets the retention of the MySQL log groups",
+    });
     this.database = new rds.DatabaseInstance(this, "Mysql", {
       engine: rds.DatabaseInstanceEngine.mysql({
         version: rds.MysqlEngineVersion.VER_8_4_9,
@@ -85,12 +96,19 @@ export class Stores extends Construct {
       parameterGroup: parameters,
       multiAz: props.multiAz,
       storageEncrypted: true,
+      storageType: rds.StorageType.GP3,
       allocatedStorage: 20,
       maxAllocatedStorage: 100,
       backupRetention: Duration.days(7),
       deletionProtection: true,
       removalPolicy: RemovalPolicy.SNAPSHOT,
-      cloudwatchLogsExports: ["error", "slowquery"],
+      // Only the error log: the slow query log is off in MySQL's defaults,
+      // and the fleet's statements are single-row inserts and indexed reads.
+      cloudwatchLogsExports: ["error"],
+      // RDS creates the export log groups itself; CDK's log-retention
+      // function sets their retention (and its own log group's).
+      cloudwatchLogsRetention: props.logRetention,
+      cloudwatchLogsRetentionRole: retentionRole,
       publiclyAccessible: false,
     });
     suppress(this.database, [
@@ -107,6 +125,21 @@ export class Stores extends Construct {
           "queued documents survive a store outage in the servers.",
       }]),
     ]);
+    suppress(retentionRole, [{
+      id: "AwsSolutions-IAM5",
+      reason: "CDK's log-retention function sets retention on log groups " +
+        "RDS names at creation (and on its own); the logs retention calls " +
+        "are all it may make.",
+      appliesTo: ["Resource::*"],
+    }]);
+    // The function is CDK's one per stack, found by its place in the tree.
+    for (const node of Stack.of(this).node.findAll()) {
+      if (
+        CfnResource.isCfnResource(node) &&
+        node.cfnResourceType === "AWS::Lambda::Function" &&
+        node.node.path.includes("/LogRetention")
+      ) acceptLint(node, [CDK_FUNCTION_DEPENDS_ON]);
+    }
     this.mysqlHost = this.database.dbInstanceEndpointAddress;
 
     const subnets = new elasticache.CfnSubnetGroup(this, "RedisSubnets", {
@@ -131,6 +164,9 @@ export class Stores extends Construct {
       authToken: this.redisPassword.secretValue.unsafeUnwrap(),
       snapshotRetentionLimit: 1,
     });
+    // A final snapshot when the stack deletes or replaces the group, as
+    // for MySQL: the hashes and client addresses are not kept elsewhere.
+    this.cache.applyRemovalPolicy(RemovalPolicy.SNAPSHOT);
     suppress(this.cache, [
       {
         id: "AwsSolutions-AEC5",
