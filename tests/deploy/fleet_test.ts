@@ -125,7 +125,7 @@ Deno.test("synth: every kind of resource the fleet needs is there", () => {
     [fleet, "AWS::ApiGatewayV2::Stage", 1],
     [edge, "AWS::CloudFront::Distribution", 1],
     [edge, "AWS::CertificateManager::Certificate", 1],
-    [edge, "AWS::Route53::RecordSet", 1],
+    [edge, "AWS::Route53::RecordSet", 2], // A and AAAA
   ];
   for (const [template, type, count] of wanted) {
     template.resourceCountIs(type, count);
