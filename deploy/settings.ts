@@ -5,6 +5,14 @@
  *
  * @module
  */
+import project from "../deno.json" with { type: "json" };
+
+/**
+ * The images deployed unless `imageTag` says otherwise: the project's version
+ * (`v1.1.0`), never `latest`, since the repositories' tags are immutable and a
+ * template must name one image for good.
+ */
+export const DEFAULT_IMAGE_TAG: string = `v${project.version}`;
 
 /** A fleet of servers of another implementation sharing the servers' name. */
 export interface ExtraServerFleet {
@@ -28,7 +36,10 @@ export interface FleetSettings {
   hostedZoneId?: string;
   /** Private zone the servers' name lives in. @default "eth.internal" */
   privateZone: string;
-  /** Image tag of each program in its ECR repository. @default "latest" */
+  /**
+   * Image tag of each program in its ECR repository.
+   * @default {DEFAULT_IMAGE_TAG}
+   */
   imageTags: { client: string; server: string; stats: string };
   /** Fargate clients. @default 2 */
   clientCount: number;
@@ -184,7 +195,7 @@ export function settingsFromContext(
   };
   const image = (key: string, fallback: string) =>
     matching(key, fallback, IMAGE_REF, "an image tag or sha256: digest");
-  const tag = image("imageTag", "latest");
+  const tag = image("imageTag", DEFAULT_IMAGE_TAG);
   const extra = (() => {
     const v = get("extraServerFleets");
     if (v === undefined) return [];

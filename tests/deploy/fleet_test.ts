@@ -25,7 +25,10 @@ import {
 } from "../../deploy/environments.ts";
 import { IMAGE_PROPERTY } from "../../deploy/servers.ts";
 import { nagFindings, suppress, suppressions } from "../../deploy/nag.ts";
-import { settingsFromContext } from "../../deploy/settings.ts";
+import {
+  DEFAULT_IMAGE_TAG,
+  settingsFromContext,
+} from "../../deploy/settings.ts";
 import {
   parseClientConfig,
   parseServerConfig,
@@ -590,10 +593,11 @@ Deno.test("context: settings are validated and the defaults need no AWS account"
   const none = settingsFromContext(() => undefined);
   assert.equal(none.account, undefined);
   assert.equal(none.region, "eu-west-1");
+  assert.match(DEFAULT_IMAGE_TAG, /^v\d+\.\d+\.\d+$/);
   assert.deepEqual(none.imageTags, {
-    client: "latest",
-    server: "latest",
-    stats: "latest",
+    client: DEFAULT_IMAGE_TAG,
+    server: DEFAULT_IMAGE_TAG,
+    stats: DEFAULT_IMAGE_TAG,
   });
   const ctx = (values: Record<string, unknown>) => (k: string) => values[k];
   const set = settingsFromContext(
