@@ -136,6 +136,12 @@ export class Connection {
   // so the last one durable means all are).
   #answering: Promise<void> = Promise.resolve();
   #broken = false;
+  // Between frames: no answer owed and nothing half-read. Only then may
+  // the connection yield its slot to a waiting peer.
+  #unanswered = 0;
+  #idleSince: number;
+  #ending = false;
+  #yielded = false;
 
   /** Wraps an accepted connection from `ip` (already normalized). */
   constructor(conn: IngestConn, ip: string, settings: ConnectionSettings) {
@@ -143,6 +149,7 @@ export class Connection {
     this.#s = settings;
     this.ip = ip;
     this.port = (conn.remoteAddr as Deno.NetAddr).port;
+    this.#idleSince = performance.now();
     this.#parser = new NetstringParser({
       maxFrameBytes: settings.maxFrameBytes,
       views: true,
@@ -165,8 +172,47 @@ export class Connection {
     }
   }
 
+  /**
+   * When the last answer was written (or the connection accepted), on the
+   * `performance.now()` clock, while it
+   * sits between frames: every frame read answered, none half-read, input
+   * not ended; `undefined` while busy.
+   */
+  idleSince(): number | undefined {
+    if (
+      this.#ending || this.#unanswered > 0 || !this.#handshaken ||
+      !this.#parser.idle
+    ) {
+      return undefined;
+    }
+    return this.#idleSince;
+  }
+
+  /**
+   * Closes the connection to free its slot for a waiting peer, if it sits
+   * between frames (nothing read goes unanswered); true if it did.
+   */
+  yieldSlot(): boolean {
+    if (this.idleSince() === undefined) return false;
+    this.#yielded = true;
+    closeQuietly(this.#conn);
+    return true;
+  }
+
+  /** Closes the connection now (shutdown past its grace). */
+  close(): void {
+    closeQuietly(this.#conn);
+  }
+
   /** Counts and logs why the connection was closed, if it was refused. */
   report(): void {
+    if (this.#yielded) {
+      this.#s.log.debug(
+        `Closed idle connection from ${this.ip}:${this.port}: every slot ` +
+          `taken and peers waiting (--max-connections)`,
+      );
+      return;
+    }
     const reason = this.#reason;
     if (reason === undefined) return;
     const rejected = this.#s.stats.rejected;
@@ -241,6 +287,7 @@ export class Connection {
   /** Queues `count` `ok`s, written once `durable` resolves. */
   #answer(count: number, durable: Promise<unknown> | undefined) {
     if (count === 0) return;
+    this.#unanswered += count;
     this.#answering = this.#answering.then(async () => {
       if (this.#broken) return;
       try {
@@ -253,11 +300,14 @@ export class Connection {
         return;
       }
       await writeQuietly(this.#conn, okAnswers(count));
+      this.#unanswered -= count;
+      if (this.#unanswered === 0) this.#idleSince = performance.now();
     });
   }
 
   /** Says why reading stopped, from what it threw. */
   #classify(error: unknown) {
+    if (this.#yielded && this.#reason === undefined) return;
     if (
       this.#old && !this.#timedOut && this.#reason === undefined &&
       !(error instanceof NetstringError)
@@ -285,6 +335,7 @@ export class Connection {
 
   /** Queues the refusal, if any, waits (bounded) for the answers, closes. */
   async #finish() {
+    this.#ending = true;
     clearTimeout(this.#timer);
     clearTimeout(this.#ageTimer);
     const reason = this.#reason;

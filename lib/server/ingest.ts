@@ -15,6 +15,7 @@ import type { BlockTemplate } from "../shared/mod.ts";
 import type { ReceivedDocument } from "../store/mod.ts";
 import type { AllowList } from "./cidr.ts";
 import { Admission, DEFAULT_MAX_CONNECTIONS_PER_IP } from "./admission.ts";
+import { Slots } from "./slots.ts";
 import {
   closeQuietly,
   Connection,
@@ -54,6 +55,11 @@ export interface IngestStats {
    * waited in the listen backlog (or timed out there) until one closed.
    */
   refused: number;
+  /**
+   * Connections closed between frames because every slot was taken and a
+   * peer waited (the longest-idle first).
+   */
+  yielded: number;
   /** Documents accepted. */
   accepted: number;
   /** Frames or connections rejected, by reason. */
@@ -77,9 +83,11 @@ export interface IngestOptions {
    */
   idleTimeoutMs?: number;
   /**
-   * Most connections served at once; while this many are open no more are
-   * accepted, so new peers wait in the kernel's listen backlog (and their
-   * sends time out there) rather than being closed unread.
+   * Most connections served at once. While this many are open, a peer that
+   * connects is held unread while the connections that sit between frames
+   * yield, the longest-idle first (see `slots.ts`); with none between
+   * frames, new peers wait in the kernel's listen backlog (and their sends
+   * time out there) rather than being closed unread.
    *
    * @default {DEFAULT_MAX_CONNECTIONS}
    */
@@ -163,19 +171,18 @@ export class IngestServer {
     connections: 0,
     active: 0,
     refused: 0,
+    yielded: 0,
     accepted: 0,
     rejected: {},
   };
   readonly #listener: IngestListener;
-  readonly #maxConnections: number;
+  readonly #slots: Slots<Connection>;
   readonly #settings: ConnectionSettings;
   readonly #admission: Admission;
   readonly #log: Logger;
-  readonly #conns = new Set<IngestConn>();
   readonly #fullWarning: RepeatGate;
   #closing = false;
   #idle: PromiseWithResolvers<void> | undefined;
-  #slot: PromiseWithResolvers<void> | undefined;
 
   /** Builds a server over an open listener. */
   constructor(listener: IngestListener, options: IngestOptions) {
@@ -183,7 +190,12 @@ export class IngestServer {
     this.#log = options.log ?? silentLogger;
     const now = options.now ?? Date.now;
     const idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
-    this.#maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+    this.#slots = new Slots({
+      max: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+      stats: this.stats,
+      log: this.#log,
+      now,
+    });
     this.#settings = {
       template: options.template,
       maxFrameBytes: options.maxFrameBytes,
@@ -230,21 +242,17 @@ export class IngestServer {
 
   /** Accepts connections until {@linkcode IngestServer.shutdown}. */
   async serve(): Promise<void> {
-    const max = this.#maxConnections;
+    const slots = this.#slots;
     while (!this.#closing) {
-      if (this.#conns.size >= max) {
-        // Not accepting (rather than accepting and closing) is what keeps
-        // this lossless: a sender whose connection was closed unread would
-        // see an orderly end and count its document as delivered. Waiting
-        // in the listen backlog, it times out and retries instead.
+      if (slots.full) {
+        // A waiting peer is never closed unread (a sender would see an
+        // orderly end and count its document as delivered): it waits in
+        // the listen backlog, or held unread, until a slot frees.
         this.stats.refused++;
-        const line =
-          `${max} connections are open (--max-connections): new peers wait in the backlog until one closes`;
+        const line = `${slots.max} connections are open ` +
+          `(--max-connections): new peers wait in the backlog until one closes`;
         if (this.#fullWarning.pass() !== undefined) this.#log.warn(line);
         else this.#log.debug(line);
-        this.#slot = Promise.withResolvers();
-        await this.#slot.promise;
-        continue;
       }
       let conn: IngestConn;
       try {
@@ -258,7 +266,15 @@ export class IngestServer {
       }
       this.stats.connections++;
       const ip = this.#admission.admit(conn);
-      if (ip !== undefined) void this.#handle(conn, ip);
+      if (ip === undefined) continue;
+      // Accepted while full: a peer waits, so idle connections yield.
+      if (slots.full) await slots.wait(() => this.#closing);
+      if (this.#closing) {
+        this.#admission.release(ip);
+        closeQuietly(conn);
+        break;
+      }
+      void this.#handle(conn, ip);
     }
   }
 
@@ -269,7 +285,7 @@ export class IngestServer {
   async shutdown(graceMs = 2000): Promise<void> {
     if (!this.#closing) {
       this.#closing = true;
-      this.#slot?.resolve();
+      this.#slots.release();
       try {
         this.#listener.close();
       } catch {
@@ -277,27 +293,27 @@ export class IngestServer {
       }
       this.#admission.close();
     }
-    if (this.#conns.size === 0) return;
+    if (this.#slots.open.size === 0) return;
     this.#idle ??= Promise.withResolvers();
     const timer = setTimeout(() => {
-      for (const conn of this.#conns) closeQuietly(conn);
+      for (const connection of this.#slots.open) connection.close();
     }, graceMs);
     await this.#idle.promise;
     clearTimeout(timer);
   }
 
   async #handle(conn: IngestConn, ip: string): Promise<void> {
-    this.#conns.add(conn);
-    this.stats.active = this.#conns.size;
     const connection = new Connection(conn, ip, this.#settings);
+    const slots = this.#slots;
+    slots.take(connection);
+    this.stats.active = slots.open.size;
     try {
       await connection.serve();
     } finally {
-      this.#conns.delete(conn);
+      slots.free(connection);
       this.#admission.release(ip);
-      this.stats.active = this.#conns.size;
-      this.#slot?.resolve();
-      if (this.#conns.size === 0) this.#idle?.resolve();
+      this.stats.active = slots.open.size;
+      if (slots.open.size === 0) this.#idle?.resolve();
     }
     connection.report();
   }

@@ -86,6 +86,12 @@ export class ServerMetrics {
       () => ingest.refused,
     );
     r.collect(
+      "eth_server_connections_yielded_total",
+      "Connections closed between frames to make room for a waiting peer.",
+      "counter",
+      () => ingest.yielded,
+    );
+    r.collect(
       "eth_server_frames_accepted_total",
       "Documents accepted (printed and queued for storage).",
       "counter",
