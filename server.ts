@@ -4,9 +4,8 @@
  *
  * @module
  */
-import { SERVER_COMMAND } from "./lib/server/options.ts";
+import { runServer, SERVER_COMMAND } from "./lib/server/mod.ts";
 import { runMain } from "./lib/shared/run_main.ts";
-import { runServer } from "./lib/server/run_server.ts";
 
 if (import.meta.main) {
   await runMain(SERVER_COMMAND, runServer);

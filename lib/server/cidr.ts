@@ -16,6 +16,7 @@ export class CidrError extends Error {
 
 /** One network: address family, its address as a number, prefix length. */
 export interface Cidr {
+  /** IPv4 or IPv6. */
   family: 4 | 6;
   /** The network address with host bits cleared. */
   network: bigint;

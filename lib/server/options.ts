@@ -10,26 +10,62 @@ import {
   type CommonConfig,
   commonConfig,
   ConfigError,
+  DEFAULT_MAX_FRAME_BYTES,
   type Env,
   flag,
   list,
   number,
+  type Option,
   type OptionValues,
   parseOptions,
   port,
   seconds,
   text,
-} from "../shared/options.ts";
+} from "../shared/mod.ts";
+// Not in lib/store/mod.ts (yet): the option table and config parsing.
 import {
   type StoreConfig,
   storeConfig,
   storeOptions,
 } from "../store/options.ts";
 import { parseCidr } from "./cidr.ts";
-import { DEFAULT_MAX_FRAME_BYTES } from "../shared/netstring.ts";
+import { DEFAULT_MAX_CONNECTIONS } from "./ingest.ts";
+import { DEFAULT_MAX_CONNECTIONS_PER_IP } from "./admission.ts";
+import {
+  DEFAULT_IDLE_TIMEOUT_MS,
+  DEFAULT_MAX_CONNECTION_AGE_MS,
+  DEFAULT_STORE_WAIT_MS,
+} from "./connection.ts";
+import { DEFAULT_STORE_QUEUE_CAPACITY } from "./store_queue.ts";
+
+/** The options of `server.ts`, each with the type of its value. */
+export type ServerOptionTable =
+  & {
+    host: Option<string>;
+    port: Option<number>;
+    serverId: Option<string | undefined>;
+    storeQueueSize: Option<number>;
+    spoolDir: Option<string | undefined>;
+    spoolMaxBytes: Option<number>;
+    storeFlushTimeoutMs: Option<number>;
+    storeWaitMs: Option<number>;
+    template: Option<string | undefined>;
+    acceptAnyPayload: Option<boolean>;
+    maxFrameBytes: Option<number>;
+    idleTimeoutMs: Option<number>;
+    maxConnections: Option<number>;
+    maxConnectionsPerIp: Option<number>;
+    maxConnectionAgeMs: Option<number>;
+    tlsCert: Option<string | undefined>;
+    tlsKey: Option<string | undefined>;
+    allowFrom: Option<string[]>;
+    metricsPort: Option<number>;
+  }
+  & ReturnType<typeof storeOptions>
+  & typeof COMMON_OPTIONS;
 
 /** Option table of `server.ts`. */
-export const SERVER_OPTIONS = {
+export const SERVER_OPTIONS: ServerOptionTable = {
   host: text({
     name: "host",
     value: "HOST",
@@ -54,7 +90,7 @@ export const SERVER_OPTIONS = {
   }),
   storeQueueSize: number({
     name: "store-queue-size",
-    default: 100_000,
+    default: DEFAULT_STORE_QUEUE_CAPACITY,
     min: 1,
     max: 100_000_000,
     integer: true,
@@ -90,7 +126,7 @@ export const SERVER_OPTIONS = {
   }),
   storeWaitMs: seconds({
     name: "store-wait",
-    default: 1,
+    default: DEFAULT_STORE_WAIT_MS / 1000,
     max: 60,
     env: ["ETH_SERVER_STORE_WAIT"],
     help: "how long a connection whose input ended waits for its " +
@@ -119,7 +155,7 @@ export const SERVER_OPTIONS = {
   }),
   idleTimeoutMs: seconds({
     name: "idle-timeout",
-    default: 5,
+    default: DEFAULT_IDLE_TIMEOUT_MS / 1000,
     min: 0.01,
     max: 3600,
     env: ["ETH_SERVER_IDLE_TIMEOUT"],
@@ -127,7 +163,7 @@ export const SERVER_OPTIONS = {
   }),
   maxConnections: number({
     name: "max-connections",
-    default: 10_000,
+    default: DEFAULT_MAX_CONNECTIONS,
     min: 1,
     max: 1_000_000,
     integer: true,
@@ -137,7 +173,7 @@ export const SERVER_OPTIONS = {
   }),
   maxConnectionsPerIp: number({
     name: "max-connections-per-ip",
-    default: 5000,
+    default: DEFAULT_MAX_CONNECTIONS_PER_IP,
     max: 1_000_000,
     integer: true,
     env: ["ETH_SERVER_MAX_CONNECTIONS_PER_IP"],
@@ -147,7 +183,7 @@ export const SERVER_OPTIONS = {
   }),
   maxConnectionAgeMs: seconds({
     name: "max-connection-age",
-    default: 300,
+    default: DEFAULT_MAX_CONNECTION_AGE_MS / 1000,
     max: 86400,
     env: ["ETH_SERVER_MAX_CONNECTION_AGE"],
     help: "close a connection this old after its current frame, so no peer " +
@@ -183,8 +219,11 @@ export const SERVER_OPTIONS = {
 
 /** Configuration of `server.ts`. */
 export interface ServerConfig extends CommonConfig {
+  /** Address to listen on. */
   host: string;
+  /** TCP port to listen on; 0 picks a free one. */
   port: number;
+  /** The stores documents go to (none: `--no-store`). */
   store: StoreConfig;
   /** Recorded with each first copy; undefined means `<hostname>:<port>`. */
   serverId?: string;
@@ -198,10 +237,15 @@ export interface ServerConfig extends CommonConfig {
   storeFlushTimeoutMs: number;
   /** How long a connection whose input ended waits for its answers, in ms. */
   storeWaitMs: number;
+  /** Template file documents must be renderings of; undefined: built in. */
   template?: string;
+  /** Accept any UTF-8 payload, not only block documents. */
   acceptAnyPayload: boolean;
+  /** Largest frame accepted, in bytes. */
   maxFrameBytes: number;
+  /** A connection must complete a frame this often, in ms. */
   idleTimeoutMs: number;
+  /** Most connections served at once. */
   maxConnections: number;
   /** Most connections open at once from one address; 0 no limit. */
   maxConnectionsPerIp: number;
@@ -255,7 +299,7 @@ function configure(
 }
 
 /** The server's command line. */
-export const SERVER_COMMAND: Command<typeof SERVER_OPTIONS, ServerConfig> = {
+export const SERVER_COMMAND: Command<ServerOptionTable, ServerConfig> = {
   name: "server",
   usage: "deno task server [options]",
   summary:

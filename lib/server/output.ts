@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { formatHostPort, writeAll, type Writer } from "../shared/net.ts";
+import { formatHostPort, writeAll, type Writer } from "../shared/mod.ts";
 
 /**
  * Turns a socket's remote hostname into the client IP we record: IPv4-mapped

@@ -5,15 +5,14 @@
  * @module
  */
 import { AllowList } from "./cidr.ts";
-import { ConfigError } from "../shared/options.ts";
-import { type ServerConfig } from "./options.ts";
+import { BlockTemplate, ConfigError } from "../shared/mod.ts";
+import type { MainContext } from "../shared/run_main.ts";
+import type { ServerConfig } from "./options.ts";
 import { type IngestListener, IngestServer } from "./ingest.ts";
 import { TlsListener } from "./tls_listener.ts";
-import type { MainContext } from "../shared/run_main.ts";
 import { LineWriter } from "./output.ts";
 import { ServerMetrics, serveServerHealth } from "./server_metrics.ts";
 import { Storage } from "./storage.ts";
-import { BlockTemplate } from "../shared/template.ts";
 
 /** Runs the server until `signal` aborts, then drains and returns. */
 export async function runServer(

@@ -7,17 +7,17 @@
  *
  * @module
  */
-import { ConfigError } from "../shared/options.ts";
-import type { IngestStats } from "./ingest.ts";
-import type { Logger } from "../shared/log.ts";
 import {
+  ConfigError,
   DEFAULT_BUCKETS,
   type Histogram,
   type Labels,
+  type Logger,
   registerProcessMetrics,
   Registry,
-} from "../shared/metrics.ts";
-import { serveHealth } from "../shared/health.ts";
+  serveHealth,
+} from "../shared/mod.ts";
+import type { IngestStats } from "./ingest.ts";
 import type { Storage } from "./storage.ts";
 import type { StoreQueueStats } from "./store_queue.ts";
 
@@ -61,6 +61,11 @@ export class ServerMetrics {
 
   /** Exposes the ingest loop's and the store queues' live counters. */
   watch(ingest: IngestStats, storage?: Storage): void {
+    this.#watchIngest(ingest);
+    this.#watchStorage(storage);
+  }
+
+  #watchIngest(ingest: IngestStats) {
     const r = this.registry;
     r.collect(
       "eth_server_connections_total",
@@ -81,6 +86,12 @@ export class ServerMetrics {
       () => ingest.refused,
     );
     r.collect(
+      "eth_server_connections_yielded_total",
+      "Connections closed between frames to make room for a waiting peer.",
+      "counter",
+      () => ingest.yielded,
+    );
+    r.collect(
       "eth_server_frames_accepted_total",
       "Documents accepted (printed and queued for storage).",
       "counter",
@@ -95,6 +106,10 @@ export class ServerMetrics {
           [reason, n],
         ) => [{ reason }, n ?? 0] as [Labels, number]),
     );
+  }
+
+  #watchStorage(storage: Storage | undefined) {
+    const r = this.registry;
     const perStore = (
       name: string,
       help: string,
@@ -205,6 +220,7 @@ export interface ServerHealthOptions {
   storage?: Storage;
   /** True once the server is draining. */
   closing: () => boolean;
+  /** Where to log. */
   log: Logger;
 }
 

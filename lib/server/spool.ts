@@ -5,17 +5,23 @@
  * writes from it at its own pace and its position is kept in a small file,
  * so a restart replays, in order, what some store does not hold yet.
  *
- * A segment is a sequence of records `[u32 length][u32 CRC-32][body]`
- * (little-endian; `body` is the document as JSON). A record whose length
- * runs past the end of the file or whose checksum does not match (a torn
- * write after `kill -9` or a power loss) ends replay of that segment: it was
- * never acknowledged, because acknowledgement waits for the sync.
+ * The record format is in `spool_record.ts`, the stores' positions in
+ * `spool_positions.ts`.
  *
  * @module
  */
-import type { ReceivedDocument } from "../store/types.ts";
-import { abortableSleep } from "../shared/async.ts";
-import { writeAll } from "../shared/net.ts";
+import type { ReceivedDocument } from "../store/mod.ts";
+import { abortableSleep, writeAll } from "../shared/mod.ts";
+import {
+  decodeSegment,
+  encodeRecord,
+  SEGMENT_SUFFIX,
+  segmentName,
+} from "./spool_record.ts";
+import { readPositions, writePositions } from "./spool_positions.ts";
+
+/** Bytes a spool segment grows to before the next one is started. */
+export const DEFAULT_SEGMENT_BYTES = 4 * 1024 * 1024;
 
 /** Options for {@linkcode Spool.open}. */
 export interface SpoolOptions {
@@ -23,9 +29,17 @@ export interface SpoolOptions {
   stores: readonly string[];
   /** Bytes of segments kept at most before {@linkcode Spool.full}. */
   maxBytes: number;
-  /** A segment is closed and a new one started past this size. Default 4 MiB. */
+  /**
+   * A segment is closed and a new one started past this size, in bytes.
+   *
+   * @default {DEFAULT_SEGMENT_BYTES}
+   */
   segmentBytes?: number;
-  /** Skip `fdatasync` (tests only, or a spool on a RAM disk). Default false. */
+  /**
+   * Skip `fdatasync` (tests only, or a spool on a RAM disk).
+   *
+   * @default {false}
+   */
   noSync?: boolean;
 }
 
@@ -41,6 +55,7 @@ export interface SpoolReplay {
 export interface SpooledDocument {
   /** Sequence number: records are numbered from 1 across segments. */
   seq: number;
+  /** The document. */
   doc: ReceivedDocument;
 }
 
@@ -60,11 +75,6 @@ interface Segment {
   bytes: number;
   path: string;
 }
-
-const HEADER_BYTES = 8;
-const SEGMENT_SUFFIX = ".seg";
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
 /**
  * An append-only, checksummed, group-committed log of documents with one
@@ -134,7 +144,7 @@ export class Spool {
     options: SpoolOptions,
   ): Promise<{ spool: Spool; replay: SpoolReplay }> {
     const o: Required<SpoolOptions> = {
-      segmentBytes: 4 * 1024 * 1024,
+      segmentBytes: DEFAULT_SEGMENT_BYTES,
       noSync: false,
       ...options,
     };
@@ -146,49 +156,15 @@ export class Spool {
         { cause: error },
       );
     }
-    const names: string[] = [];
-    for await (const entry of Deno.readDir(dir)) {
-      if (entry.isFile && entry.name.endsWith(SEGMENT_SUFFIX)) {
-        names.push(entry.name);
-      }
-    }
-    names.sort();
-    const segments: Segment[] = [];
-    const records: SpooledDocument[] = [];
-    let tornRecords = 0;
-    let next = 1;
-    for (const name of names) {
-      const first = Number(name.slice(0, -SEGMENT_SUFFIX.length));
-      if (!Number.isSafeInteger(first) || first < 1) continue;
-      const path = `${dir}/${name}`;
-      const bytes = await Deno.readFile(path);
-      const { docs, validBytes, torn } = decodeSegment(bytes);
-      if (torn) {
-        tornRecords++;
-        await Deno.truncate(path, validBytes);
-      }
-      // A group that failed part-way was written again in a new segment:
-      // the new one wins.
-      while (records.length > 0 && records.at(-1)!.seq >= first) records.pop();
-      docs.forEach((doc, i) => records.push({ seq: first + i, doc }));
-      next = first + docs.length;
-      segments.push({ first, end: next, bytes: validBytes, path });
-    }
-    const positions = new Map<string, number>();
-    const saved = new Map<string, number | undefined>();
-    for (const store of o.stores) {
-      const seq = await readPosition(`${dir}/${store}.pos`);
-      saved.set(store, seq);
-      // Every segment was deleted: numbering goes on after the positions.
-      if (segments.length === 0 && seq !== undefined) {
-        next = Math.max(next, seq);
-      }
-    }
-    const oldest = segments[0]?.first ?? next;
-    for (const store of o.stores) {
-      const seq = saved.get(store) ?? oldest;
-      positions.set(store, Math.min(Math.max(seq, oldest), next));
-    }
+    const found = await readSegments(dir);
+    const { segments, records } = found;
+    const oldest = segments[0]?.first;
+    const { positions, next } = await readPositions(
+      dir,
+      o.stores,
+      oldest,
+      found.next,
+    );
     const pending: Record<string, SpooledDocument[]> = {};
     for (const store of o.stores) {
       const from = positions.get(store)!;
@@ -196,7 +172,7 @@ export class Spool {
     }
     const spool = new Spool(dir, o, segments, next, positions);
     await spool.#collect();
-    return { spool, replay: { pending, tornRecords } };
+    return { spool, replay: { pending, tornRecords: found.tornRecords } };
   }
 
   /** Sequence number the next appended document gets. */
@@ -238,12 +214,7 @@ export class Spool {
    */
   append(doc: ReceivedDocument): number {
     if (this.#closed) throw new SpoolError("The spool is closed");
-    const body = encoder.encode(JSON.stringify(encodeDoc(doc)));
-    const record = new Uint8Array(HEADER_BYTES + body.length);
-    const view = new DataView(record.buffer);
-    view.setUint32(0, body.length, true);
-    view.setUint32(4, crc32(body), true);
-    record.set(body, HEADER_BYTES);
+    const record = encodeRecord(doc);
     this.#pending.push(record);
     this.#pendingBytes += record.length;
     const seq = this.#next++;
@@ -366,9 +337,7 @@ export class Spool {
     }
     this.#file?.close();
     this.#file = undefined;
-    const path = `${this.#dir}/${
-      String(first).padStart(16, "0")
-    }${SEGMENT_SUFFIX}`;
+    const path = `${this.#dir}/${segmentName(first)}`;
     // A segment left by a failed write at this number holds nothing durable.
     const file = await Deno.open(path, {
       create: true,
@@ -385,15 +354,9 @@ export class Spool {
   async #writePositions(): Promise<void> {
     while (this.#positionDirty) {
       this.#positionDirty = false;
-      for (const [store, seq] of this.#positions) {
-        const path = `${this.#dir}/${store}.pos`;
-        try {
-          await Deno.writeTextFile(`${path}.tmp`, `${seq}\n`);
-          await Deno.rename(`${path}.tmp`, path);
-        } catch {
-          // Retried with the next advance; at worst documents are replayed.
-          this.#positionDirty = true;
-        }
+      // Retried until written; at worst documents are replayed.
+      if (!await writePositions(this.#dir, this.#positions)) {
+        this.#positionDirty = true;
       }
       await this.#collect();
       if (this.#positionDirty) await abortableSleep(100);
@@ -451,67 +414,42 @@ function group(): PromiseWithResolvers<void> {
   return g;
 }
 
-/** Splits a segment into documents, stopping at a torn or corrupt record. */
-export function decodeSegment(
-  bytes: Uint8Array,
-): { docs: ReceivedDocument[]; validBytes: number; torn: boolean } {
-  const docs: ReceivedDocument[] = [];
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let at = 0;
-  while (at < bytes.length) {
-    if (at + HEADER_BYTES > bytes.length) break;
-    const length = view.getUint32(at, true);
-    const sum = view.getUint32(at + 4, true);
-    const end = at + HEADER_BYTES + length;
-    if (end > bytes.length) break;
-    const body = bytes.subarray(at + HEADER_BYTES, end);
-    if (crc32(body) !== sum) break;
-    let doc: ReceivedDocument;
-    try {
-      doc = decodeDoc(JSON.parse(decoder.decode(body)));
-    } catch {
-      break;
+/** What the segments in `dir` hold, oldest first; torn tails cut off. */
+async function readSegments(dir: string): Promise<{
+  segments: Segment[];
+  records: SpooledDocument[];
+  tornRecords: number;
+  next: number;
+}> {
+  const names: string[] = [];
+  for await (const entry of Deno.readDir(dir)) {
+    if (entry.isFile && entry.name.endsWith(SEGMENT_SUFFIX)) {
+      names.push(entry.name);
     }
-    docs.push(doc);
-    at = end;
   }
-  return { docs, validBytes: at, torn: at < bytes.length };
-}
-
-type WireDoc = [string, string, string | null, string, number, number, string];
-
-function encodeDoc(d: ReceivedDocument): WireDoc {
-  return [
-    d.payload,
-    d.hash,
-    d.block === null ? null : d.block.toString(),
-    d.ip,
-    d.port,
-    d.receivedAt,
-    d.server,
-  ];
-}
-
-function decodeDoc(w: WireDoc): ReceivedDocument {
-  if (!Array.isArray(w) || w.length !== 7) throw new TypeError("bad record");
-  return {
-    payload: w[0],
-    hash: w[1],
-    block: w[2] === null ? null : BigInt(w[2]),
-    ip: w[3],
-    port: w[4],
-    receivedAt: w[5],
-    server: w[6],
-  };
-}
-
-async function readPosition(path: string): Promise<number | undefined> {
-  try {
-    const n = Number((await Deno.readTextFile(path)).trim());
-    return Number.isSafeInteger(n) && n >= 1 ? n : undefined;
-  } catch {
-    return undefined;
+  names.sort();
+  const segments: Segment[] = [];
+  const records: SpooledDocument[] = [];
+  let tornRecords = 0;
+  let next = 1;
+  for (const name of names) {
+    const first = Number(name.slice(0, -SEGMENT_SUFFIX.length));
+    if (!Number.isSafeInteger(first) || first < 1) continue;
+    const path = `${dir}/${name}`;
+    const bytes = await Deno.readFile(path);
+    const { docs, validBytes, torn } = decodeSegment(bytes);
+    if (torn) {
+      tornRecords++;
+      await Deno.truncate(path, validBytes);
+    }
+    // A group that failed part-way was written again in a new segment:
+    // the new one wins.
+    while (records.length > 0 && records.at(-1)!.seq >= first) records.pop();
+    docs.forEach((doc, i) => records.push({ seq: first + i, doc }));
+    next = first + docs.length;
+    segments.push({ first, end: next, bytes: validBytes, path });
   }
+  return { segments, records, tornRecords, next };
 }
 
 async function syncDir(dir: string): Promise<void> {
@@ -534,32 +472,4 @@ function concat(parts: Uint8Array[], bytes: number): Uint8Array {
     at += p.length;
   }
   return out;
-}
-
-const CRC_TABLE = (() => {
-  const table = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    table[n] = c >>> 0;
-  }
-  return table;
-})();
-
-/**
- * CRC-32 (IEEE) of `bytes`.
- *
- * @example
- * ```ts
- * import { crc32 } from "./spool.ts";
- * import assert from "node:assert/strict";
- * assert.deepEqual(crc32(new TextEncoder().encode("123456789")), 0xcbf43926);
- * ```
- */
-export function crc32(bytes: Uint8Array): number {
-  let c = 0xffffffff;
-  for (let i = 0; i < bytes.length; i++) {
-    c = CRC_TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
-  }
-  return (c ^ 0xffffffff) >>> 0;
 }

@@ -7,13 +7,15 @@
  *
  * @module
  */
-import { type StoreConfig } from "../store/options.ts";
-import { type Logger, silentLogger } from "../shared/log.ts";
-import { writerTargets } from "../store/mod.ts";
+import type { StoreConfig } from "../store/options.ts";
+import { type Logger, silentLogger, writeAll } from "../shared/mod.ts";
+import {
+  type ReceivedDocument,
+  type StoreError,
+  writerTargets,
+} from "../store/mod.ts";
 import { StoreQueue, type StoreQueueStats } from "./store_queue.ts";
-import type { ReceivedDocument, StoreError } from "../store/types.ts";
 import { Spool } from "./spool.ts";
-import { writeAll } from "../shared/net.ts";
 
 /** Options for {@linkcode Storage.open}. */
 export interface StorageOptions {

@@ -5,41 +5,31 @@
  *
  * @module
  */
-import { SERVER_OPTIONS } from "./options.ts";
-import { abortableSleep, backoffDelay, backoffStep } from "../shared/async.ts";
-import { type Logger, silentLogger } from "../shared/log.ts";
-import { StoreError, type StoreWriter } from "../store/types.ts";
-import type { ReceivedDocument } from "../store/types.ts";
+import {
+  abortableSleep,
+  backoffDelay,
+  backoffStep,
+  Deque,
+  type Logger,
+  RepeatGate,
+  settleWithin,
+  silentLogger,
+} from "../shared/mod.ts";
+import {
+  type ReceivedDocument,
+  StoreError,
+  type StoreWriter,
+} from "../store/mod.ts";
+import {
+  REPEAT_WARNING_MS,
+  StoreHealth,
+  type StoreQueueStats,
+} from "./store_health.ts";
 
-/** Live counters of one store queue, plain numbers for a metrics endpoint. */
-export interface StoreQueueStats {
-  /** First copies this server stored. */
-  stored: number;
-  /** Documents the store already had (from any server). */
-  duplicate: number;
-  /** Documents waiting now (including the batch being written). */
-  queued: number;
-  /** Oldest documents dropped because the queue was full. */
-  dropped: number;
-  /**
-   * Documents the store refused alone while it took others: set aside in
-   * the dead-letter file, not stored.
-   */
-  rejected: number;
-  /** Failed attempts to open or write the store. */
-  errors: number;
-  /** Batches written. */
-  batches: number;
-  /**
-   * 1 while the store takes documents; 0 while it does not answer, is not
-   * open yet, or refuses every document (e.g. a missing privilege).
-   */
-  up: number;
-  /** Why the store is not up, while it is not. */
-  cause?: string;
-  /** Latency of successful batch writes, in ms. */
-  latencyMs: { last: number; max: number; sum: number; count: number };
-}
+export type { StoreQueueStats } from "./store_health.ts";
+
+/** Documents a {@linkcode StoreQueue} holds at most by default. */
+export const DEFAULT_STORE_QUEUE_CAPACITY = 100_000;
 
 /** Options for {@linkcode StoreQueue}. */
 export interface StoreQueueOptions {
@@ -49,7 +39,11 @@ export interface StoreQueueOptions {
   describe?: string;
   /** Opens the store; retried with backoff until it succeeds. */
   open: () => Promise<StoreWriter>;
-  /** Documents held at most; when full the oldest is dropped. Default: `--store-queue-size`'s. */
+  /**
+   * Documents held at most; when full the oldest is dropped.
+   *
+   * @default {DEFAULT_STORE_QUEUE_CAPACITY}
+   */
   capacity?: number;
   /** Documents per write at most. Default 500. */
   maxBatch?: number;
@@ -87,8 +81,6 @@ export interface CloseReport {
   unsaved: ReceivedDocument[];
 }
 
-const REPEAT_WARNING_MS = 30_000;
-
 /**
  * Holds documents for one store and writes them in order, in batches: while
  * one batch is being written the next ones accumulate, so a fast stream of
@@ -112,17 +104,8 @@ const REPEAT_WARNING_MS = 30_000;
  */
 export class StoreQueue {
   /** Live counters. */
-  readonly stats: StoreQueueStats = {
-    stored: 0,
-    duplicate: 0,
-    queued: 0,
-    dropped: 0,
-    rejected: 0,
-    errors: 0,
-    batches: 0,
-    up: 0,
-    latencyMs: { last: 0, max: 0, sum: 0, count: 0 },
-  };
+  readonly stats: StoreQueueStats;
+  readonly #health: StoreHealth;
   readonly #o:
     & Required<
       Omit<StoreQueueOptions, "onLatency" | "onDeadLetter" | "onLeft">
@@ -138,10 +121,7 @@ export class StoreQueue {
   #stopped = false;
   #wake: (() => void) | undefined;
   #interrupt: (() => void) | undefined;
-  #failingSince: number | undefined;
-  #lastWarning = 0;
-  #dropsSinceWarning = 0;
-  #lastDropWarning = -Infinity;
+  #dropWarning: RepeatGate;
   // Documents leave in FIFO order (stored, skipped or dropped), so one count
   // says whether the document pushed as number `n` has left.
   #pushed = 0;
@@ -153,7 +133,7 @@ export class StoreQueue {
   constructor(options: StoreQueueOptions) {
     this.#o = {
       describe: options.name,
-      capacity: SERVER_OPTIONS.storeQueueSize.default,
+      capacity: DEFAULT_STORE_QUEUE_CAPACITY,
       maxBatch: 500,
       maxBatchBytes: 1024 * 1024,
       lingerMs: 0,
@@ -164,6 +144,19 @@ export class StoreQueue {
       ...options,
     };
     this.#log = this.#o.log;
+    this.#health = new StoreHealth({
+      name: this.#o.name,
+      describe: this.#o.describe,
+      log: this.#log,
+      now: this.#o.now,
+      onLatency: this.#o.onLatency,
+    });
+    this.stats = this.#health.stats;
+    this.#dropWarning = new RepeatGate({
+      burst: 1,
+      intervalMs: REPEAT_WARNING_MS,
+      now: this.#o.now,
+    });
     this.#batchLimit = this.#o.maxBatch;
     this.#done = this.#run();
   }
@@ -192,19 +185,16 @@ export class StoreQueue {
       // bound on waiting makes harmless.
       this.#leave(1);
       this.stats.dropped++;
-      this.#dropsSinceWarning++;
       this.#log.debug(
         `${this.#o.name}: queue full, dropped ${lost.hash} from ${lost.ip}`,
       );
-      const t = this.#o.now();
-      if (t - this.#lastDropWarning >= REPEAT_WARNING_MS) {
+      const heldBack = this.#dropWarning.pass();
+      if (heldBack !== undefined) {
         this.#log.warn(
           `${this.#o.describe}: queue full (${this.#o.capacity} documents, ` +
-            `--store-queue-size): dropped the ${this.#dropsSinceWarning} oldest ` +
+            `--store-queue-size): dropped the ${heldBack + 1} oldest ` +
             `since the last warning, ${this.stats.dropped} in all`,
         );
-        this.#lastDropWarning = t;
-        this.#dropsSinceWarning = 0;
       }
     }
     this.#items.push(doc);
@@ -240,12 +230,7 @@ export class StoreQueue {
   async close(timeoutMs: number): Promise<CloseReport> {
     this.#closing = true;
     this.#wake?.();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const deadline = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, timeoutMs);
-    });
-    await Promise.race([this.#done, deadline]);
-    clearTimeout(timer);
+    await settleWithin(this.#done, timeoutMs);
     this.#stopped = true;
     this.#wake?.();
     this.#interrupt?.();
@@ -282,22 +267,10 @@ export class StoreQueue {
     let failures = 0;
     while (!this.#stopped) {
       if (!this.#writer) {
-        try {
-          const writer = await this.#o.open();
-          if (this.#stopped) {
-            await writer.close().catch(() => {});
-            break;
-          }
-          this.#writer = writer;
-          this.stats.up = 1;
-          this.stats.cause = undefined;
-          this.#log.info(`${this.#o.describe}: ready`);
-          failures = 0;
-        } catch (error) {
-          if (this.#closing && this.#size() === 0) break;
-          await this.#retryLater(error, ++failures);
-          continue;
-        }
+        const opened = await this.#open(failures);
+        if (opened === "stop") break;
+        failures = opened;
+        if (failures > 0) continue;
       }
       if (this.#batch.length === 0) {
         if (this.#items.size === 0 && this.#suspect) {
@@ -326,8 +299,14 @@ export class StoreQueue {
       }
       const started = this.#o.now();
       try {
-        const firsts = await this.#writer.save(this.#batch);
-        this.#saved(this.#batch, firsts, this.#o.now() - started);
+        const firsts = await this.#writer!.save(this.#batch);
+        this.#health.saved(
+          this.#batch,
+          firsts,
+          this.#o.now() - started,
+          this.#size(),
+        );
+        this.#updateQueued();
         let leaving = this.#batch.length;
         if (this.#suspect) {
           // The store took the documents after it: only this one is bad.
@@ -354,6 +333,27 @@ export class StoreQueue {
     }
   }
 
+  /**
+   * Opens the store: 0 once open, `failures + 1` after a failed attempt
+   * (and its backoff), "stop" when the queue is done meanwhile.
+   */
+  async #open(failures: number): Promise<number | "stop"> {
+    try {
+      const writer = await this.#o.open();
+      if (this.#stopped) {
+        await writer.close().catch(() => {});
+        return "stop";
+      }
+      this.#writer = writer;
+      this.#health.opened();
+      return 0;
+    } catch (error) {
+      if (this.#closing && this.#size() === 0) return "stop";
+      await this.#retryLater(error, ++failures);
+      return failures;
+    }
+  }
+
   #take(): ReceivedDocument[] {
     const batch: ReceivedDocument[] = [];
     let bytes = 0;
@@ -368,42 +368,6 @@ export class StoreQueue {
       batch.push(this.#items.shift()!);
     }
     return batch;
-  }
-
-  #saved(batch: ReceivedDocument[], firsts: boolean[], ms: number) {
-    const held = this.#size();
-    this.stats.batches++;
-    const l = this.stats.latencyMs;
-    l.last = ms;
-    l.max = Math.max(l.max, ms);
-    l.sum += ms;
-    l.count++;
-    this.#o.onLatency?.(ms);
-    const debug = this.#log.enabled("debug");
-    batch.forEach((doc, i) => {
-      if (firsts[i]) this.stats.stored++;
-      else this.stats.duplicate++;
-      if (!debug) return;
-      const what = `${doc.hash}${
-        doc.block === null ? "" : ` (block ${doc.block})`
-      } from ${doc.ip}:${doc.port}`;
-      this.#log.debug(
-        firsts[i]
-          ? `${this.#o.name}: ${what}: first copy, stored by ${doc.server}`
-          : `${this.#o.name}: ${what}: already stored (first copy from another server or an earlier copy)`,
-      );
-    });
-    this.#updateQueued();
-    if (this.#failingSince !== undefined) {
-      const seconds = ((this.#o.now() - this.#failingSince) / 1000).toFixed(1);
-      this.stats.cause = undefined;
-      this.#log.warn(
-        `${this.#o.describe}: back after ${seconds} s; writing the ` +
-          `${held} documents held meanwhile, in order`,
-      );
-      this.#failingSince = undefined;
-    }
-    this.stats.up = 1;
   }
 
   /**
@@ -466,34 +430,6 @@ export class StoreQueue {
     }
   }
 
-  #failed(error: unknown, backoff: number) {
-    this.stats.errors++;
-    this.stats.up = 0;
-    this.stats.cause = (error as Error).message;
-    const t = this.#o.now();
-    const message = (error as Error).message;
-    const held = this.#size();
-    if (this.#failingSince === undefined) {
-      this.#failingSince = t;
-      this.#lastWarning = t;
-      this.#log.warn(
-        `${this.#o.describe}: unavailable (${message}); holding ${held} ` +
-          `documents and retrying with backoff until it takes them`,
-      );
-    } else if (t - this.#lastWarning >= REPEAT_WARNING_MS) {
-      this.#lastWarning = t;
-      this.#log.warn(
-        `${this.#o.describe}: still unavailable after ${
-          ((t - this.#failingSince) / 1000).toFixed(0)
-        } s (${message}); ${held} documents held, next retry in ${backoff} ms`,
-      );
-    } else {
-      this.#log.debug(
-        `${this.#o.name}: attempt failed (${message}); retry in ${backoff} ms`,
-      );
-    }
-  }
-
   #size(): number {
     return this.#items.size + this.#batch.length;
   }
@@ -521,7 +457,7 @@ export class StoreQueue {
       maxMs: this.#o.maxBackoffMs,
       jitter: [0.8, 1.2],
     } as const;
-    this.#failed(error, backoffStep(failures, backoff));
+    this.#health.failed(error, this.#size(), backoffStep(failures, backoff));
     await this.#sleep(backoffDelay(failures, backoff));
   }
 
@@ -532,46 +468,5 @@ export class StoreQueue {
     this.#interrupt = () => interrupted.abort();
     await abortableSleep(ms, interrupted.signal);
     this.#interrupt = undefined;
-  }
-}
-
-/** A FIFO with O(1) push and shift (an array with a moving head). */
-class Deque<T> {
-  #items: T[] = [];
-  #head = 0;
-
-  get size(): number {
-    return this.#items.length - this.#head;
-  }
-
-  push(item: T) {
-    this.#items.push(item);
-  }
-
-  peek(): T | undefined {
-    return this.#items[this.#head];
-  }
-
-  shift(): T | undefined {
-    if (this.size === 0) return undefined;
-    const item = this.#items[this.#head];
-    this.#items[this.#head++] = undefined as T;
-    if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
-      this.#items = this.#items.slice(this.#head);
-      this.#head = 0;
-    }
-    return item;
-  }
-
-  unshiftAll(items: T[]) {
-    this.#items = [...items, ...this.#items.slice(this.#head)];
-    this.#head = 0;
-  }
-
-  drain(): T[] {
-    const rest = this.#items.slice(this.#head);
-    this.#items = [];
-    this.#head = 0;
-    return rest;
   }
 }

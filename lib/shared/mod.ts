@@ -4,6 +4,7 @@
  * @module
  */
 export * from "./async.ts";
+export * from "./deque.ts";
 export * from "./endpoints.ts";
 export * from "./health.ts";
 export * from "./jsonrpc.ts";

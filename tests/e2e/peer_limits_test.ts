@@ -7,11 +7,13 @@
  */
 import assert from "node:assert/strict";
 import net from "node:net";
+import { DatabaseSync } from "node:sqlite";
 import { makeCerts } from "../_helpers/certs.ts";
 import { freePort, waitFor } from "../_helpers/net.ts";
 import { startServer } from "../_helpers/process.ts";
 import { makeDocument } from "../_helpers/db.ts";
 import { encodeNetstring } from "../../lib/shared/netstring.ts";
+import { settleWithin } from "../../lib/shared/async.ts";
 import { sendDocument } from "../../lib/client/sender.ts";
 import { parseMetrics } from "../_helpers/stats.ts";
 
@@ -250,5 +252,247 @@ Deno.test("--max-connection-age: holders that trickle documents cannot keep ever
     );
   } finally {
     await holders.stop();
+  }
+});
+
+/** A holder connection's count of frames written and `ok`s read. */
+interface HolderConn {
+  written: number;
+  answered: number;
+}
+
+/**
+ * `count` holders from `address`, each completing one valid frame every
+ * `everyMs` on a kept-alive connection, counting the answers, and
+ * reconnecting when closed (as a pooled client would), until `stop()`.
+ */
+function keepAlive(
+  port: number,
+  address: string,
+  count: number,
+  frame: Uint8Array,
+  everyMs: number,
+) {
+  let running = true;
+  const conns: HolderConn[] = [];
+  const sockets = new Set<net.Socket>();
+  const timers = new Set<ReturnType<typeof setInterval>>();
+  const loops = Array.from({ length: count }, async () => {
+    while (running) {
+      let socket: net.Socket;
+      try {
+        socket = await connectFrom(port, address);
+      } catch {
+        await new Promise((r) => setTimeout(r, 50));
+        continue;
+      }
+      const counts: HolderConn = { written: 0, answered: 0 };
+      conns.push(counts);
+      sockets.add(socket);
+      socket.on("error", () => {});
+      socket.on("data", (data: Uint8Array) => {
+        counts.answered += new TextDecoder().decode(data).split("2:ok,")
+          .length - 1;
+      });
+      const send = () => {
+        if (!running) return;
+        counts.written++;
+        socket.write(frame);
+      };
+      const timer = setInterval(send, everyMs);
+      timers.add(timer);
+      send();
+      await closed(socket);
+      clearInterval(timer);
+      timers.delete(timer);
+      sockets.delete(socket);
+    }
+  });
+  return {
+    conns,
+    /** Stops writing, lets answers in flight arrive, then closes. */
+    async stop() {
+      running = false;
+      for (const timer of timers) clearInterval(timer);
+      await new Promise((r) => setTimeout(r, 1000));
+      for (const socket of sockets) socket.destroy();
+      await Promise.all(loops);
+    },
+  };
+}
+
+/** Sends `frame` from `localAddress`; resolves with the answer and the ms it took. */
+async function sendTimed(
+  port: number,
+  localAddress: string,
+  frame: Uint8Array,
+): Promise<{ answer: string; ms: number }> {
+  const started = performance.now();
+  const socket = await connectFrom(port, localAddress);
+  let answer = "";
+  socket.on("error", () => {});
+  socket.on("data", (d: Uint8Array) => answer += new TextDecoder().decode(d));
+  socket.end(frame);
+  await closed(socket);
+  return { answer, ms: performance.now() - started };
+}
+
+/** Whether the SQLite file at `path` holds a document with `hash`. */
+function storedIn(path: string, hash: string): boolean {
+  try {
+    const db = new DatabaseSync(path, { readOnly: true });
+    try {
+      return db.prepare("SELECT 1 FROM ethereum_data WHERE hash = ?").get(
+        hash,
+      ) !== undefined;
+    } finally {
+      db.close();
+    }
+  } catch {
+    return false; // Not created yet.
+  }
+}
+
+async function metric(port: number, name: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const line = text.split("\n").find((l) => l.startsWith(`${name} `));
+  return Number(line?.split(" ")[1] ?? NaN);
+}
+
+Deno.test("every slot kept alive from the sender's own address: idle holders yield, the document is answered ok within 4 s and stored", async () => {
+  const dir = await Deno.makeTempDir();
+  const metricsPort = freePort();
+  try {
+    const sqlite = `${dir}/eth.sqlite`;
+    await using server = await startServer([
+      "--sqlite-path",
+      sqlite,
+      "--spool-dir",
+      `${dir}/spool`,
+      "--max-connections",
+      "50",
+      "--idle-timeout",
+      "5",
+      "--metrics-port",
+      String(metricsPort),
+    ]);
+    const frame = encodeNetstring((await makeDocument(8101)).payload);
+    const holders = keepAlive(server.port, "127.0.0.1", 50, frame, 4000);
+    try {
+      await server.child.waitForLine(/50 connections are open/, {
+        stream: "stderr",
+      });
+      // Under no pressure (nobody waits) no holder is closed.
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.equal(holders.conns.length, 50);
+      assert.equal(
+        await metric(metricsPort, "eth_server_connections_yielded_total"),
+        0,
+      );
+      const legit = await makeDocument(8102);
+      const { answer, ms } = await sendTimed(
+        server.port,
+        "127.0.0.1",
+        encodeNetstring(legit.payload),
+      );
+      assert.equal(answer, "2:ok,");
+      assert.ok(ms < 4000, `answered after ${ms.toFixed(0)} ms`);
+      await waitFor(() => storedIn(sqlite, legit.hash), {
+        what: "the document in SQLite",
+      });
+      const yielded = await metric(
+        metricsPort,
+        "eth_server_connections_yielded_total",
+      );
+      assert.ok(yielded >= 1, `${yielded} yielded`);
+      assert.match(
+        server.child.stderr.join("\n"),
+        /WARN .*50 connections are open \(--max-connections\) and peers wait: closing the longest-idle ones between frames/,
+      );
+      console.log(
+        `50 holders: the document answered after ${ms.toFixed(0)} ms, ` +
+          `${yielded} holders yielded`,
+      );
+    } finally {
+      await holders.stop();
+    }
+    // At most the frame in flight at a holder's close goes unanswered.
+    for (const c of holders.conns) {
+      assert.ok(
+        c.written - c.answered <= 1,
+        `a holder wrote ${c.written} frames, got ${c.answered} ok`,
+      );
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("idle connections from many addresses yield to a waiting sender, the longest-idle first", async () => {
+  const metricsPort = freePort();
+  await using server = await startServer([
+    "--no-store",
+    "--max-connections",
+    "50",
+    "--idle-timeout",
+    "30",
+    "--metrics-port",
+    String(metricsPort),
+  ]);
+  // 50 peers from 127.0.0.2 ... 127.0.0.51 that connect and send nothing.
+  const idle: net.Socket[] = [];
+  const closedAt = new Map<number, number>();
+  try {
+    for (let i = 0; i < 50; i++) {
+      const socket = await connectFrom(server.port, `127.0.0.${i + 2}`);
+      socket.on("error", () => {});
+      closed(socket).then(() => closedAt.set(i, performance.now()));
+      idle.push(socket);
+      // Spread out, so "longest idle" has a meaning.
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await server.child.waitForLine(/50 connections are open/, {
+      stream: "stderr",
+    });
+    await new Promise((r) => setTimeout(r, 1200));
+    assert.equal(closedAt.size, 0, "nobody waits: nobody is closed");
+    // Each sender keeps its connection (a pool would): the next one
+    // finds every slot taken again.
+    const senders = 3;
+    for (let k = 0; k < senders; k++) {
+      const doc = await makeDocument(8200 + k);
+      const started = performance.now();
+      const socket = await connectFrom(server.port, "127.0.0.1");
+      socket.on("error", () => {});
+      idle.push(socket);
+      let answer = "";
+      const ok = new Promise<void>((resolve) =>
+        socket.on("data", (d: Uint8Array) => {
+          answer += new TextDecoder().decode(d);
+          if (answer === "2:ok,") resolve();
+        })
+      );
+      socket.write(encodeNetstring(doc.payload));
+      assert.equal(await settleWithin(ok, 4000), true, `sender ${k}: no ok`);
+      const ms = performance.now() - started;
+      assert.ok(ms < 4000, `answered after ${ms.toFixed(0)} ms`);
+    }
+    // The oldest connections went first, one per waiting sender.
+    await waitFor(() => [0, 1, 2].every((i) => closedAt.has(i)), {
+      what: "the three oldest peers closed",
+    });
+    assert.equal(closedAt.size, senders);
+    assert.equal(
+      await metric(metricsPort, "eth_server_connections_yielded_total"),
+      senders,
+    );
+    // One warning naming the pressure, not one per peer.
+    assert.equal(
+      server.child.stderr.filter((l) => /WARN .*and peers wait:/.test(l))
+        .length,
+      1,
+    );
+  } finally {
+    for (const socket of idle) socket.destroy();
   }
 });

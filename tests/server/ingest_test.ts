@@ -170,27 +170,62 @@ Deno.test("a connection that completes no frame is closed by the idle timeout", 
   await waitFor(() => s.server.stats.rejected.idle_timeout === 1);
 });
 
-Deno.test("beyond --max-connections peers wait in the backlog, none is closed unread", async () => {
-  await using s = start({ maxConnections: 2 });
+Deno.test("beyond --max-connections a peer waits unread while every slot is mid-frame", async () => {
+  await using s = start({ maxConnections: 2, idleTimeoutMs: 10_000 });
   const a = await Deno.connect({ hostname: "127.0.0.1", port: s.port });
   const b = await Deno.connect({ hostname: "127.0.0.1", port: s.port });
+  // Both in the middle of a frame: neither may yield its slot.
+  const partial = new TextEncoder().encode("453:<!doc");
+  await a.write(partial);
+  await b.write(partial);
   await waitFor(() => s.server.stats.active === 2);
   await waitFor(() => s.server.stats.refused === 1);
-  // A third peer's document waits, unread, in the listen backlog: closing
-  // it unread would let its sender count it as delivered.
+  // A third peer is accepted (the sign that one waits) but not read:
+  // closing it unread would let its sender count it as delivered.
   const sending = sendDocument(
     { host: "127.0.0.1", port: s.port },
     template.render(1n),
     { timeoutMs: 10_000 },
   );
-  await new Promise((r) => setTimeout(r, 100));
-  assert.equal(s.server.stats.connections, 2);
+  await waitFor(() => s.server.stats.connections === 3);
+  await new Promise((r) => setTimeout(r, 1500));
   assert.equal(s.docs.length, 0);
+  assert.equal(s.server.stats.yielded, 0);
   // Capacity frees up once a connection ends: it is taken, nothing lost.
   a.close();
   await sending;
   await waitFor(() => s.docs.length === 1);
   assert.equal(s.docs[0].block, 1n);
+  b.close();
+});
+
+Deno.test("beyond --max-connections the longest-idle connection between frames yields to a waiting peer", async () => {
+  await using s = start({ maxConnections: 2, idleTimeoutMs: 10_000 });
+  const answered = async (conn: Deno.Conn, block: bigint) => {
+    await conn.write(encodeNetstring(template.render(block)));
+    const buf = new Uint8Array(5);
+    assert.equal(await conn.read(buf), 5);
+    assert.equal(new TextDecoder().decode(buf), "2:ok,");
+  };
+  const a = await Deno.connect({ hostname: "127.0.0.1", port: s.port });
+  await answered(a, 1n);
+  await new Promise((r) => setTimeout(r, 50));
+  const b = await Deno.connect({ hostname: "127.0.0.1", port: s.port });
+  await answered(b, 2n);
+  // No peer waits: nobody yields, however long they idle.
+  await new Promise((r) => setTimeout(r, 1200));
+  assert.equal(s.server.stats.yielded, 0);
+  // A peer waits: `a`, idle longest, is closed; `b` keeps its slot.
+  await sendDocument(
+    { host: "127.0.0.1", port: s.port },
+    template.render(3n),
+    { timeoutMs: 5000 },
+  );
+  assert.equal(await a.read(new Uint8Array(8)).catch(() => null), null);
+  assert.equal(s.server.stats.yielded, 1);
+  await answered(b, 4n);
+  assert.deepEqual(s.docs.map((d) => d.block), [1n, 2n, 3n, 4n]);
+  a.close();
   b.close();
 });
 

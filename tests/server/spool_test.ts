@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
-import { crc32, decodeSegment, Spool } from "../../lib/server/spool.ts";
+import { crc32 } from "node:zlib";
+import { Spool } from "../../lib/server/spool.ts";
+import { decodeSegment } from "../../lib/server/spool_record.ts";
 import type { ReceivedDocument } from "../../lib/store/types.ts";
 
 function doc(n: number): ReceivedDocument {
@@ -154,6 +156,60 @@ Deno.test("spool: full past maxBytes until a store catches up", async () => {
     assert(released);
     assert.deepEqual(spool.full, false);
     await spool.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("spool: a segment written before crc32 came from node:zlib still reads", async () => {
+  // Bytes of a segment written by the hand-written CRC-32 this spool used
+  // before: the on-disk format must not change.
+  const golden = Uint8Array.from(
+    atob(
+      "PgAAANokrzlbIjxwPjc8L3A+XG4iLCJhYjEyIiwiNyIsIjEyNy4wLjAuMSIsNDI0MiwxNzAwMDAwMDAwMDAwLCJzOjEiXSMAAAAwwMUyWyJhbnkgw7wiLCJjZDM0IixudWxsLCI6OjEiLDEsMSwiIl0=",
+    ),
+    (c) => c.charCodeAt(0),
+  );
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeFile(`${dir}/0000000000000001.seg`, golden);
+    const { spool, replay } = await Spool.open(dir, {
+      stores: ["sqlite"],
+      maxBytes: 1 << 20,
+      noSync: true,
+    });
+    assert.equal(replay.tornRecords, 0);
+    assert.deepEqual(replay.pending.sqlite, [
+      {
+        seq: 1,
+        doc: {
+          payload: "<p>7</p>\n",
+          hash: "ab12",
+          block: 7n,
+          ip: "127.0.0.1",
+          port: 4242,
+          receivedAt: 1700000000000,
+          server: "s:1",
+        },
+      },
+      {
+        seq: 2,
+        doc: {
+          payload: "any \u00fc",
+          hash: "cd34",
+          block: null,
+          ip: "::1",
+          port: 1,
+          receivedAt: 1,
+          server: "",
+        },
+      },
+    ]);
+    // A record appended now is byte for byte what the old code wrote.
+    assert.equal(spool.append(replay.pending.sqlite[0].doc), 3);
+    await spool.close();
+    const bytes = await Deno.readFile(`${dir}/0000000000000003.seg`);
+    assert.deepEqual(bytes, golden.subarray(0, 8 + 0x3e));
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
