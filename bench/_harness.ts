@@ -163,6 +163,26 @@ export function startSink(settings: Settings): Promise<Running> {
   );
 }
 
+/**
+ * Starts a baseline of the acknowledged path (`bench/durable_sink.ts`):
+ * durable when `path` is given (append, then `fdatasync`, then `ok`), else
+ * ok-only (answers `ok` at the end of input and writes nothing).
+ */
+export function startDurableSink(
+  settings: Settings,
+  path?: string,
+): Promise<Running> {
+  return started(
+    path === undefined ? "ok-only sink" : "durable sink",
+    (port) =>
+      Proc.deno("durable sink", "bench/durable_sink.ts", [
+        "--port",
+        String(port),
+        ...(path === undefined ? [] : ["--path", path]),
+      ], { stdout: "piped", cpu: settings.pin?.target }),
+  );
+}
+
 /** Starts the bare Deno.serve baseline. */
 export function startHttpConstant(settings: Settings): Promise<Running> {
   return started(

@@ -25,6 +25,7 @@ import { scenario4 } from "./scenarios/micro.ts";
 import { scenario5 } from "./scenarios/stats_api.ts";
 import { scenario6 } from "./scenarios/resources.ts";
 import { scenario7 } from "./scenarios/stats_scale.ts";
+import { scenario8 } from "./scenarios/durable.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -45,7 +46,8 @@ if (values.help) {
   console.log(`Usage: deno task bench [options]
 
   --quick            about 2 s per load and one round (smoke test)
-  --only LIST        scenarios to run, e.g. 1,3 (default: 1-7)
+  --only LIST        scenarios to run, e.g. 1,3 (default: 1-8; 8 is the
+                     acknowledged path against the durable sink)
   --rounds N         baseline/ours pairs per comparison (default 3; quick 1)
   --duration S       seconds measured per load (default 5; quick 2)
   --concurrency N    clients of the load generator (default 32)
@@ -66,7 +68,7 @@ if (values.table) {
 
 const quick = values.quick!;
 const only = new Set(
-  (values.only ?? "1,2,3,4,5,6,7").split(",").map((s) => Number(s.trim())),
+  (values.only ?? "1,2,3,4,5,6,7,8").split(",").map((s) => Number(s.trim())),
 );
 const tmp = await Deno.makeTempDir({ prefix: "eth-bench-" });
 // Counting by the metrics port lets stdout go to /dev/null, as deployed.
@@ -96,6 +98,7 @@ const scenarios: [
   [5, scenario5],
   [6, scenario6],
   [7, scenario7],
+  [8, scenario8],
 ];
 
 const started = Date.now();

@@ -4,15 +4,11 @@
  *
  * @module
  */
-import mysql from "mysql2/promise";
-import { Redis } from "ioredis";
-import { openReader } from "../../lib/store/mod.ts";
 import {
   cpuPerOp,
   type LoadArgs,
   measure,
   type Measured,
-  randomSuffix,
   type Settings,
   startServer,
   startSink,
@@ -20,6 +16,13 @@ import {
   withProcess,
 } from "../_harness.ts";
 import { judge, median, type ScenarioResult } from "../_report.ts";
+import {
+  type BenchStore,
+  mysqlRedisStore,
+  sqliteStore,
+  type StoreCount,
+  storeMissing,
+} from "../_stores.ts";
 
 /** One measured run of a process under a load. */
 interface Run extends Measured {
@@ -138,124 +141,6 @@ export async function scenario1(settings: Settings): Promise<ScenarioResult> {
   judge(result, { on: "ratio", op: ">=", value: 0.9 });
   if (result.lost !== 0 && result.target) result.target.met = false;
   return result;
-}
-
-/** Counts what a store holds, to check exactly-once storage. */
-interface StoreCount {
-  /** Distinct documents stored. */
-  rows: number;
-  /** Copies counted for 127.0.0.1. */
-  copies: number | null;
-  /** Redis's idea of the distinct documents, when Redis is used. */
-  redisHashes?: number;
-}
-
-/** A store a scenario 2 run writes into, set up and torn down per run. */
-interface BenchStore {
-  name: string;
-  args: string[];
-  count(): Promise<StoreCount>;
-  dispose(): Promise<void>;
-}
-
-function sqliteStore(settings: Settings): BenchStore {
-  const path = `${settings.tmp}/bench-${randomSuffix()}.sqlite`;
-  return {
-    name: "SQLite",
-    args: ["--sqlite-path", path],
-    async count() {
-      const reader = await openReader({ sqlitePath: path });
-      if (!reader) throw new Error("no SQLite reader");
-      try {
-        const rows = await reader.countBlocks();
-        const client = (await reader.clients()).find((c) =>
-          c.ip === "127.0.0.1"
-        );
-        return { rows, copies: client?.count ?? 0 };
-      } finally {
-        await reader.close();
-      }
-    },
-    async dispose() {
-      for (const suffix of ["", "-wal", "-shm"]) {
-        await Deno.remove(path + suffix).catch(() => {});
-      }
-    },
-  };
-}
-
-async function mysqlRedisStore(extra: string[] = []): Promise<BenchStore> {
-  const suffix = randomSuffix();
-  const database = `eth_bench_${suffix}`;
-  const prefix = `eth_bench_${suffix}:`;
-  const admin = await mysql.createConnection({
-    host: "127.0.0.1",
-    user: "root",
-    password: "",
-  });
-  await admin.query(`CREATE DATABASE \`${database}\``);
-  const redis = new Redis({ host: "127.0.0.1", port: 6379, lazyConnect: true });
-  await redis.connect();
-  return {
-    name: "MySQL + Redis",
-    args: [
-      "--use-mysql",
-      "--mysql-host",
-      "127.0.0.1",
-      "--mysql-user",
-      "root",
-      "--mysql-pass",
-      "",
-      "--mysql-db",
-      database,
-      "--use-redis",
-      "--redis-host",
-      "127.0.0.1",
-      "--redis-key-prefix",
-      prefix,
-      ...extra,
-    ],
-    async count() {
-      const [rows] = await admin.query(
-        `SELECT COUNT(*) AS n FROM \`${database}\`.ethereum_data`,
-      ) as unknown as [{ n: number }[]];
-      const redisHashes = await redis.zcard(`${prefix}eth:hashes`);
-      const copies = await redis.hget(`${prefix}eth:ip_addresses`, "127.0.0.1");
-      return {
-        rows: Number(rows[0].n),
-        copies: copies === null ? 0 : Number(copies),
-        redisHashes,
-      };
-    },
-    async dispose() {
-      try {
-        await admin.query(`DROP DATABASE IF EXISTS \`${database}\``);
-      } finally {
-        await admin.end();
-        let cursor = "0";
-        do {
-          const [next, keys] = await redis.scan(
-            cursor,
-            "MATCH",
-            `${prefix}*`,
-            "COUNT",
-            1000,
-          );
-          cursor = next;
-          if (keys.length > 0) await redis.del(...keys);
-        } while (cursor !== "0");
-        redis.disconnect();
-      }
-    },
-  };
-}
-
-/** Whether a server's stderr says its build cannot store yet. */
-function storeMissing(stderr: string): string | undefined {
-  const line = stderr.split("\n").find((l) =>
-    /not (available )?in this build/i.test(l)
-  );
-  return line?.replace(/^\S+ \w+ server: /, "").trim();
 }
 
 /**

@@ -10,6 +10,17 @@ export type LogLevel = "debug" | "info" | "warn" | "error";
 
 const RANK: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
 
+/** Every log level, least severe first. */
+export const LOG_LEVELS: readonly LogLevel[] = [
+  "debug",
+  "info",
+  "warn",
+  "error",
+];
+
+/** The least severe level a logger writes unless told otherwise. */
+export const DEFAULT_LOG_LEVEL: LogLevel = "info";
+
 /** Structured detail of a log line: names to JSON-able values. */
 export type LogFields = Record<string, unknown>;
 
@@ -30,11 +41,25 @@ export interface Logger {
 /** How lines are written: for people, or one JSON object per line. */
 export type LogFormat = "text" | "json";
 
+/** Every log format. */
+export const LOG_FORMATS: readonly LogFormat[] = ["text", "json"];
+
+/** How a logger writes lines unless told otherwise. */
+export const DEFAULT_LOG_FORMAT: LogFormat = "text";
+
 /** Options for {@linkcode createLogger}. */
 export interface LoggerOptions {
-  /** Lowest level written. Default `info`. */
+  /**
+   * Lowest level written.
+   *
+   * @default {DEFAULT_LOG_LEVEL}
+   */
   level?: LogLevel;
-  /** `text` (default) or `json`. */
+  /**
+   * `text` or `json`.
+   *
+   * @default {DEFAULT_LOG_FORMAT}
+   */
   format?: LogFormat;
   /** Where lines go. Defaults to stderr. */
   write?: (line: string) => void;
@@ -90,10 +115,10 @@ export function createLogger(
   name: string,
   options: LoggerOptions = {},
 ): Logger {
-  const min = RANK[options.level ?? "info"];
+  const min = RANK[options.level ?? DEFAULT_LOG_LEVEL];
   const write = options.write ?? writeStderr;
   const now = options.now ?? Date.now;
-  const json = options.format === "json";
+  const json = (options.format ?? DEFAULT_LOG_FORMAT) === "json";
   const emit = (level: LogLevel) => (message: string, fields?: LogFields) => {
     if (RANK[level] < min) return;
     const time = new Date(now()).toISOString();

@@ -15,11 +15,13 @@
  *
  * @module
  */
-import { ConfigError } from "./options.ts";
+import { ConfigError } from "./option_kinds.ts";
 
 /** A host (name or address, IPv6 without brackets) and a TCP port. */
 export interface HostPort {
+  /** A host name or address; an IPv6 address without brackets. */
   host: string;
+  /** A TCP port. */
   port: number;
 }
 

@@ -92,6 +92,23 @@ const enum State {
   Comma,
 }
 
+/** The error for `byte` where a length digit or its colon was expected. */
+function headerError(byte: number, digits: number): NetstringError {
+  if (byte === COLON) {
+    return new NetstringError("bad_length", "length is empty");
+  }
+  if (digits === 0) {
+    return new NetstringError(
+      "bad_length",
+      `length starts with byte 0x${hex(byte)}, not a digit`,
+    );
+  }
+  return new NetstringError(
+    "missing_colon",
+    `expected ':' after the length, got byte 0x${hex(byte)}`,
+  );
+}
+
 /**
  * The incremental netstring parser behind {@linkcode NetstringDecoderStream},
  * for callers that read sockets themselves. Feed chunks to `push`, which
@@ -162,27 +179,12 @@ export class NetstringParser {
             length = length * 10 + (byte - ZERO);
             digits++;
             if (digits > this.#maxDigits || length > this.#max) {
-              throw new NetstringError(
-                "too_long",
-                `length ${
-                  digits > this.#maxDigits ? `of ${digits}+ digits` : length
-                } exceeds the limit of ${this.#max} bytes`,
-              );
+              throw this.#tooLong(digits, length);
             }
           } else if (byte === COLON && digits > 0) {
             break;
-          } else if (byte === COLON) {
-            throw new NetstringError("bad_length", "length is empty");
-          } else if (digits === 0) {
-            throw new NetstringError(
-              "bad_length",
-              `length starts with byte 0x${hex(byte)}, not a digit`,
-            );
           } else {
-            throw new NetstringError(
-              "missing_colon",
-              `expected ':' after the length, got byte 0x${hex(byte)}`,
-            );
+            throw headerError(byte, digits);
           }
         }
         this.#length = length;
@@ -227,6 +229,16 @@ export class NetstringParser {
         onFrame(body);
       }
     }
+  }
+
+  /** The error for a length over the limit, or of too many digits. */
+  #tooLong(digits: number, length: number): NetstringError {
+    return new NetstringError(
+      "too_long",
+      `length ${
+        digits > this.#maxDigits ? `of ${digits}+ digits` : length
+      } exceeds the limit of ${this.#max} bytes`,
+    );
   }
 
   /** Signals end of input; throws when it ends inside a frame. */

@@ -7,13 +7,9 @@
  */
 import { abortableSleep } from "./async.ts";
 import { createLogger, type Logger } from "./log.ts";
-import {
-  type Command,
-  type CommonConfig,
-  ConfigError,
-  type OptionTable,
-  parseCommand,
-} from "./options.ts";
+import { type Command, parseCommand } from "./command.ts";
+import type { CommonConfig } from "./common_options.ts";
+import { ConfigError, type OptionTable } from "./option_kinds.ts";
 import { TemplateError } from "./template.ts";
 
 /** A SIGINT this soon after the first is a forwarded copy, not a second. */
@@ -21,7 +17,9 @@ const SECOND_SIGNAL_MS = 500;
 
 /** What a program's body receives. */
 export interface MainContext<C> {
+  /** The program's configuration, as its command's `configure` built it. */
   config: C;
+  /** The program's logger, at the configured level and format. */
   log: Logger;
   /** Aborted on the first SIGINT or SIGTERM. */
   signal: AbortSignal;
