@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { BlockRecord, ClientRecord, StoreReader } from "../store/types.ts";
+import type { BlockRecord, ClientRecord, StoreReader } from "../store/mod.ts";
 import {
   decodeCursor,
   encodeCursor,

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { StoreReader } from "../store/types.ts";
+import type { StoreReader } from "../store/mod.ts";
 import { DOCUMENT_HEADERS, textResponse } from "./respond.ts";
 import { formatPlainTable } from "./tabulate.ts";
 
@@ -18,7 +18,7 @@ export const CAT_HASHES_LIMIT = 100;
  * The body of `/_cat`: the original's four lines joined by LF, no final
  * newline, then the routes this edition adds, one per line.
  */
-export const CAT_INDEX = [
+export const CAT_INDEX: string = [
   "=^.^=",
   "/_cat/hashes",
   "/_cat/hashes/{hash}",

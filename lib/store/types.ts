@@ -25,7 +25,9 @@ export interface ReceivedDocument {
 
 /** A stored document, as the read side returns it. */
 export interface BlockRecord {
+  /** Lowercase hex SHA-256 of the payload. */
   hash: string;
+  /** The block number, when known (recorded, or read from the payload). */
   block: bigint | null;
   /**
    * First time any server received it, ms since the epoch (Redis keeps
@@ -50,6 +52,7 @@ export interface BlockRecord {
 
 /** What is known of one client IP. */
 export interface ClientRecord {
+  /** The client's IP address, without port. */
   ip: string;
   /** Documents received from it (every copy, not only first ones). */
   count: number;

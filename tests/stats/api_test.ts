@@ -8,8 +8,8 @@ import {
 } from "../../lib/stats/handler.ts";
 import { StatsServer } from "../../lib/stats/run_stats.ts";
 import { openReader } from "../../lib/store/mod.ts";
-import { MysqlWriter } from "../../lib/store/mysql.ts";
-import { RedisWriter } from "../../lib/store/redis.ts";
+import { MysqlWriter } from "../../lib/store/mod.ts";
+import { RedisWriter } from "../../lib/store/mod.ts";
 import { SqliteReader, SqliteWriter } from "../../lib/store/sqlite.ts";
 import type { ReceivedDocument } from "../../lib/store/types.ts";
 import { makeDocument, TestDatabase, TestRedis } from "../_helpers/db.ts";
