@@ -49,7 +49,11 @@ export async function catHashes(reader: StoreReader): Promise<Response> {
   const blocks = await reader.recentBlocks({ limit: CAT_HASHES_LIMIT });
   return textResponse(formatPlainTable(
     [{ header: "hash", kind: "text" }, { header: "timestamp", kind: "float" }],
-    blocks.map((b) => [b.hash, b.score ?? b.firstSeen / 1000]),
+    // A time nothing recorded (an original server's row in MySQL) is blank.
+    blocks.map((b) => [
+      b.hash,
+      b.score ?? (b.firstSeen > 0 ? b.firstSeen / 1000 : null),
+    ]),
   ));
 }
 

@@ -162,6 +162,12 @@ export function createStatsHandler(
     "gauge",
     () => Number(ledger.missing),
   );
+  registry.collect(
+    "eth_stats_documents",
+    "Distinct documents stored, whoever stored them, as of the last scrape or /api/gaps.",
+    "gauge",
+    () => ledger.documents,
+  );
 
   const notReady = readiness(reader, staleAfterMs, now);
   const health = healthRoutes({ registry, notReady });
@@ -235,6 +241,9 @@ function readiness(
       return `store unreachable: ${(error as Error).message}`;
     }
     if (!newest) return "no document stored yet";
+    // Only the originals stored, and nothing dates their documents: the
+    // store answers, and staleness cannot be told.
+    if (newest.firstSeen <= 0) return undefined;
     const age = now() - newest.firstSeen;
     if (age > staleAfterMs) {
       return `newest document was first seen ${
@@ -276,12 +285,13 @@ function statsRoutes(
     ),
     route(
       "/api/blocks",
-      (url) => apiBlocks(reader, url.searchParams),
+      (url) => apiBlocks(reader, ledger, url.searchParams),
       liveJson,
     ),
     route(
       "/api/blocks/:hash(.*)",
-      (url, hash) => apiBlock(reader, parseHash(hash!), url.searchParams),
+      (url, hash) =>
+        apiBlock(reader, ledger, parseHash(hash!), url.searchParams),
       { json: true },
     ),
     route(

@@ -234,6 +234,15 @@ export class FleetLedger {
     this.#tail = kept;
   }
 
+  /**
+   * The block number of a stored document: the one the store recorded, else
+   * the one its payload was rendered for (an original server's document),
+   * else null.
+   */
+  blockOf(record: { block: bigint | null; payload?: string }): bigint | null {
+    return record.block ?? this.#parse(record.payload);
+  }
+
   #parse(payload: string | undefined): bigint | null {
     if (payload === undefined || !this.#template) return null;
     return this.#template.parse(payload) ?? null;

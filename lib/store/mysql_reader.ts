@@ -15,6 +15,7 @@ import {
 } from "./mysql_connection.ts";
 import {
   bucketRows,
+  STORED_SINCE_PLAIN_SQL,
   STORED_SINCE_SQL,
   toBlockRecord,
   toClientRecord,
@@ -41,11 +42,30 @@ import type {
   StoreReader,
 } from "./types.ts";
 
+/** MySQL's "table does not exist". */
+const NO_SUCH_TABLE = 1146;
+
+/** The table a "does not exist" error names, without its database. */
+function missingTable(error: unknown): string | undefined {
+  const message = String((error as Error).message);
+  return /Table '(?:[^'.]*\.)?([^'.]+)' doesn't exist/.exec(message)?.[1];
+}
+
+/** A query to run instead when one of our `eth_` tables is missing. */
+interface Without {
+  sql: string;
+  params: unknown[];
+}
+
 /**
- * Reads MySQL for the stats API. It does not create tables: until a server
- * has, queries answer as an empty store. Documents only an original server
- * stored have no `eth_blocks` row; they are listed after ours, with
- * `firstSeen` 0.
+ * Reads MySQL for the stats API; it never creates or alters a table. Only
+ * a missing `ethereum_data` reads as an empty store (nothing stored yet).
+ * Our `eth_` tables may be missing (a database only the originals wrote):
+ * each read that joins them then reads `ethereum_data` without them, and
+ * picks them up as soon as a server of ours creates them. Documents only an
+ * original server stored have no `eth_blocks` row; they are listed after
+ * ours, with `firstSeen` 0 (unknown) and their payload, from which the
+ * stats side reads the block number.
  */
 export class MysqlReader implements StoreReader {
   readonly #pool: mysql.Pool;
@@ -59,7 +79,16 @@ export class MysqlReader implements StoreReader {
     this.#config = config;
   }
 
-  async #rows(sql: string, params: unknown[] = []): Promise<Row[]> {
+  /**
+   * Runs `sql`. When a table it reads is missing: `ethereum_data` means
+   * nothing is stored yet (no rows); one of ours means `without` is run
+   * instead, or, for a query that reads only our tables, no rows.
+   */
+  async #rows(
+    sql: string,
+    params: unknown[] = [],
+    without?: Without,
+  ): Promise<Row[]> {
     try {
       const [rows] = await this.#pool.query(
         { sql, timeout: QUERY_TIMEOUT_MS },
@@ -67,7 +96,10 @@ export class MysqlReader implements StoreReader {
       );
       return rows as Row[];
     } catch (error) {
-      if ((error as { errno?: number }).errno === 1146) return [];
+      if ((error as { errno?: number }).errno === NO_SUCH_TABLE) {
+        if (missingTable(error) === "ethereum_data" || !without) return [];
+        return await this.#rows(without.sql, without.params);
+      }
       throw storeError(`Cannot read ${this.#describe}`, error, this.#config);
     }
   }
@@ -95,39 +127,63 @@ export class MysqlReader implements StoreReader {
       out.push(...rows.map(toBlockRecord));
     }
     if (out.length < limit) {
-      const after = before?.firstSeen === 0 ? before.hash : undefined;
-      const rows = await this.#rows(
-        `SELECT d.hash AS hash FROM ethereum_data d
-         LEFT JOIN eth_blocks b ON b.hash = d.hash
-         WHERE b.hash IS NULL AND d.hash IS NOT NULL
-         ${after === undefined ? "" : "AND d.hash < ?"}
-         ORDER BY d.hash DESC LIMIT ?`,
-        after === undefined
-          ? [limit - out.length]
-          : [after, limit - out.length],
-      );
-      out.push(...rows.map(toBlockRecord));
+      out.push(...await this.#unlisted(limit - out.length, before));
     }
     return out;
+  }
+
+  /**
+   * The documents only an original server stored, newest hash first, with
+   * their payloads: every document while `eth_blocks` does not exist.
+   */
+  async #unlisted(
+    limit: number,
+    before?: { firstSeen: number; hash: string },
+  ): Promise<BlockRecord[]> {
+    const after = before?.firstSeen === 0 ? before.hash : undefined;
+    const below = after === undefined ? "" : "AND d.hash < ?";
+    const params = after === undefined ? [limit] : [after, limit];
+    const rows = await this.#rows(
+      `SELECT d.hash AS hash, d.payload AS payload FROM ethereum_data d
+       LEFT JOIN eth_blocks b ON b.hash = d.hash
+       WHERE b.hash IS NULL AND d.hash IS NOT NULL ${below}
+       ORDER BY d.hash DESC LIMIT ?`,
+      params,
+      {
+        sql: `SELECT d.hash AS hash, d.payload AS payload FROM ethereum_data d
+              WHERE d.hash IS NOT NULL ${below}
+              ORDER BY d.hash DESC LIMIT ?`,
+        params,
+      },
+    );
+    return rows.map(toBlockRecord);
+  }
+
+  /**
+   * See {@linkcode StoreReader.documents}: the stored documents among
+   * `hashes`, with payloads and what `eth_blocks` knows of them.
+   */
+  async documents(hashes: readonly string[]): Promise<BlockRecord[]> {
+    if (hashes.length === 0) return [];
+    const rows = await this.#rows(
+      `${DOCUMENT_SELECT} WHERE d.hash IN (?)`,
+      [hashes],
+      { sql: `${PLAIN_DOCUMENT_SELECT} WHERE hash IN (?)`, params: [hashes] },
+    );
+    return rows.map(toBlockRecord);
   }
 
   /** See {@linkcode StoreReader.document}. */
   async document(hash: string): Promise<BlockRecord | undefined> {
     const [row] = await this.#rows(
-      `SELECT d.hash AS hash, d.payload AS payload,
-         b.block_number AS block_number, b.first_seen_ms AS first_seen_ms,
-         b.last_seen_ms AS last_seen_ms, b.copies AS copies, b.server AS server
-       FROM ethereum_data d LEFT JOIN eth_blocks b ON b.hash = d.hash
-       WHERE d.hash = ? LIMIT 1`,
+      `${DOCUMENT_SELECT} WHERE d.hash = ? LIMIT 1`,
       [hash],
+      {
+        sql: `${PLAIN_DOCUMENT_SELECT} WHERE hash = ? LIMIT 1`,
+        params: [hash],
+      },
     );
-    if (row) return toBlockRecord(row);
-    // A database only an original server wrote has no eth_blocks to join.
-    const [plain] = await this.#rows(
-      "SELECT hash, payload FROM ethereum_data WHERE hash = ? LIMIT 1",
-      [hash],
-    );
-    return plain ? toBlockRecord(plain) : undefined;
+    return row ? toBlockRecord(row) : undefined;
   }
 
   /** See {@linkcode StoreReader.clients}. */
@@ -155,9 +211,11 @@ export class MysqlReader implements StoreReader {
 
   /** See {@linkcode StoreReader.storedSince}; `order` is the row id. */
   async storedSince(after: number, limit: number): Promise<StoredRow[]> {
-    return (await this.#rows(STORED_SINCE_SQL, [after, limit])).map(
-      toStoredRow,
-    );
+    const rows = await this.#rows(STORED_SINCE_SQL, [after, limit], {
+      sql: STORED_SINCE_PLAIN_SQL,
+      params: [after, limit],
+    });
+    return rows.map(toStoredRow);
   }
 
   /**
@@ -185,7 +243,7 @@ export class MysqlReader implements StoreReader {
         );
         return out as Row[];
       } catch (error) {
-        if ((error as { errno?: number }).errno === 1146) return [];
+        if ((error as { errno?: number }).errno === NO_SUCH_TABLE) return [];
         throw error;
       }
     };
@@ -263,3 +321,12 @@ export class MysqlReader implements StoreReader {
 const BLOCK_SELECT =
   `SELECT hash, block_number, first_seen_ms, last_seen_ms, copies, server
    FROM eth_blocks`;
+
+/** A document with what `eth_blocks` knows of it. */
+const DOCUMENT_SELECT = `SELECT d.hash AS hash, d.payload AS payload,
+     b.block_number AS block_number, b.first_seen_ms AS first_seen_ms,
+     b.last_seen_ms AS last_seen_ms, b.copies AS copies, b.server AS server
+   FROM ethereum_data d LEFT JOIN eth_blocks b ON b.hash = d.hash`;
+
+/** {@linkcode DOCUMENT_SELECT} while `eth_blocks` does not exist. */
+const PLAIN_DOCUMENT_SELECT = "SELECT hash, payload FROM ethereum_data";

@@ -31,7 +31,8 @@ export interface BlockRecord {
   block: bigint | null;
   /**
    * First time any server received it, ms since the epoch (Redis keeps
-   * fractions of a ms). 0 when unknown: a row only an original server wrote.
+   * fractions of a ms). 0 when unknown: a row only an original server wrote
+   * to MySQL, with no `eth:hashes` score to say when.
    */
   firstSeen: number;
   /**
@@ -46,7 +47,11 @@ export interface BlockRecord {
   copies?: number;
   /** The server that stored the first copy, when known. */
   server: string | null;
-  /** The payload; present when the store keeps payloads. */
+  /**
+   * The payload: from {@linkcode StoreReader.document} and
+   * {@linkcode StoreReader.documents}, and from a list where the block
+   * number is not recorded (so the reader of the list can parse it).
+   */
   payload?: string;
 }
 
@@ -143,6 +148,11 @@ export interface StoreReader {
   ): Promise<BlockRecord[]>;
   /** One stored document with its payload, or undefined. */
   document(hash: string): Promise<BlockRecord | undefined>;
+  /**
+   * The stored documents among `hashes` (any order), with payloads. Absent
+   * where the store keeps no payloads (Redis).
+   */
+  documents?(hashes: readonly string[]): Promise<BlockRecord[]>;
   /** Every client, most documents first. */
   clients(): Promise<ClientRecord[]>;
   /** Number of distinct documents stored. */
