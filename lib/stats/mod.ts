@@ -38,7 +38,6 @@ export {
 } from "./ledger.ts";
 export { type BlockRange, type Gaps, RangeSet } from "./ranges.ts";
 export {
-  runStats,
   startStats,
   StatsServer,
   type StatsServerOptions,
