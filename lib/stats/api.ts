@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { BlockRecord, ClientRecord, StoreReader } from "../store/types.ts";
+import type { BlockRecord, ClientRecord, StoreReader } from "../store/mod.ts";
 import {
   decodeCursor,
   encodeCursor,
@@ -41,16 +41,24 @@ function iso(ms: number | null | undefined): string | null {
   return ms ? new Date(ms).toISOString() : null;
 }
 
-/** A stored document as the JSON API shows it (payload only on request). */
+/**
+ * A stored document as the JSON API shows it (payload only on request).
+ * `firstSeenMs` is whole ms (Redis keeps the originals' float seconds);
+ * `firstSeenKnown` is false, and both times null, for a document only an
+ * original server stored in MySQL with no `eth:hashes` score to date it.
+ */
 export function blockJson(
   record: BlockRecord,
   { payload = false } = {},
 ): Record<string, unknown> {
+  const known = record.firstSeen > 0;
+  const ms = Math.round(record.firstSeen);
   const out: Record<string, unknown> = {
     block: blockNumber(record.block),
     hash: record.hash,
-    firstSeen: iso(record.firstSeen),
-    firstSeenMs: record.firstSeen || null,
+    firstSeen: known ? iso(ms) : null,
+    firstSeenMs: known ? ms : null,
+    firstSeenKnown: known,
     server: record.server,
   };
   if (payload) {
@@ -76,6 +84,7 @@ function clientJson(client: ClientRecord): Record<string, unknown> {
  */
 export async function apiBlocks(
   reader: StoreReader,
+  ledger: FleetLedger,
   search: URLSearchParams,
 ): Promise<Response> {
   const params = queryParams(search, ["limit", "cursor"]);
@@ -87,7 +96,10 @@ export async function apiBlocks(
   const raw = params.get("cursor");
   const before = raw === undefined ? undefined : decodeCursor(raw);
   // One more than asked tells whether another page exists.
-  const page = await reader.recentBlocks({ limit: limit + 1, before });
+  const page = withBlocks(
+    ledger,
+    await reader.recentBlocks({ limit: limit + 1, before }),
+  );
   const blocks = page.slice(0, limit);
   const last = blocks[blocks.length - 1];
   return jsonResponse({
@@ -101,13 +113,30 @@ export async function apiBlocks(
 /** `/api/blocks/{hash}`: one document with its payload; `hash` validated. */
 export async function apiBlock(
   reader: StoreReader,
+  ledger: FleetLedger,
   hash: string,
   search: URLSearchParams,
 ): Promise<Response> {
   queryParams(search, []);
   const record = await reader.document(hash);
   if (!record) return jsonError(404, "Hash not found");
-  return jsonResponse(blockJson(record, { payload: true }));
+  const [known] = withBlocks(ledger, [record]);
+  return jsonResponse(blockJson(known, { payload: true }));
+}
+
+/**
+ * The records with the block numbers the store did not record read from
+ * their payloads (documents only an original server stored).
+ */
+function withBlocks(
+  ledger: FleetLedger,
+  records: readonly BlockRecord[],
+): BlockRecord[] {
+  return records.map((r) =>
+    r.block !== null || r.payload === undefined
+      ? r
+      : { ...r, block: ledger.blockOf(r) }
+  );
 }
 
 /** `/api/clients`: every client IP, most documents first. */
@@ -134,7 +163,7 @@ export async function apiSummary(
 ): Promise<Response> {
   queryParams(search, []);
   const [recent, clients, rate, gaps] = await Promise.all([
-    reader.recentBlocks({ limit: 100 }),
+    reader.recentBlocks({ limit: 100 }).then((r) => withBlocks(ledger, r)),
     reader.clients(),
     arrivalRate(reader, { nowMs, windowMs: RATE_WINDOW_MINUTES * 60_000 }),
     ledger.gaps(0),

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { StoreReader } from "../store/types.ts";
+import type { StoreReader } from "../store/mod.ts";
 import { DOCUMENT_HEADERS, textResponse } from "./respond.ts";
 import { formatPlainTable } from "./tabulate.ts";
 
@@ -18,7 +18,7 @@ export const CAT_HASHES_LIMIT = 100;
  * The body of `/_cat`: the original's four lines joined by LF, no final
  * newline, then the routes this edition adds, one per line.
  */
-export const CAT_INDEX = [
+export const CAT_INDEX: string = [
   "=^.^=",
   "/_cat/hashes",
   "/_cat/hashes/{hash}",
@@ -49,7 +49,11 @@ export async function catHashes(reader: StoreReader): Promise<Response> {
   const blocks = await reader.recentBlocks({ limit: CAT_HASHES_LIMIT });
   return textResponse(formatPlainTable(
     [{ header: "hash", kind: "text" }, { header: "timestamp", kind: "float" }],
-    blocks.map((b) => [b.hash, b.score ?? b.firstSeen / 1000]),
+    // A time nothing recorded (an original server's row in MySQL) is blank.
+    blocks.map((b) => [
+      b.hash,
+      b.score ?? (b.firstSeen > 0 ? b.firstSeen / 1000 : null),
+    ]),
   ));
 }
 

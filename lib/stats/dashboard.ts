@@ -12,7 +12,7 @@ import APP_CSS from "./dashboard/app.css" with { type: "text" };
 import ICON_SVG from "./dashboard/icon.svg" with { type: "text" };
 
 /** The page's policy: its own files and API only, no inline code. */
-export const DASHBOARD_CSP = [
+export const DASHBOARD_CSP: string = [
   "default-src 'none'",
   "script-src 'self'",
   "style-src 'self'",

@@ -9,13 +9,15 @@
  *
  * @module
  */
-import type { StoreReader } from "../store/types.ts";
-import type { BlockTemplate } from "../shared/template.ts";
+import type { StoreReader } from "../store/mod.ts";
+import { type BlockTemplate, settleWithin } from "../shared/mod.ts";
 import { type BlockRange, RangeSet } from "./ranges.ts";
 
 const PAGE = 10_000;
 /** How long an answer waits for the first read of the history. */
 const FIRST_READ_WAIT_MS = 2000;
+/** A refresh sooner than this after the last one answers from what is known, ms. */
+export const DEFAULT_MIN_REFRESH_MS = 500;
 
 /** What one server stored, as the servers panel shows it. */
 export interface ServerTally {
@@ -56,10 +58,16 @@ export interface FleetLedgerOptions {
   head?: () => Promise<bigint | undefined>;
   /**
    * A refresh sooner than this after the last one (ms) answers from what is
-   * known. Default 500.
+   * known.
+   *
+   * @default {DEFAULT_MIN_REFRESH_MS}
    */
   minRefreshMs?: number;
-  /** Clock in ms. Defaults to `performance.now`. */
+  /**
+   * Clock in ms.
+   *
+   * @default {performance.now}
+   */
   now?: () => number;
 }
 
@@ -100,7 +108,7 @@ export class FleetLedger {
     this.#reader = reader;
     this.#template = options.template;
     this.#head = options.head;
-    this.#minRefreshMs = options.minRefreshMs ?? 500;
+    this.#minRefreshMs = options.minRefreshMs ?? DEFAULT_MIN_REFRESH_MS;
     this.#now = options.now ?? (() => performance.now());
   }
 
@@ -214,17 +222,8 @@ export class FleetLedger {
   async current(): Promise<void> {
     const refreshed = this.refresh();
     if (this.#loaded) return await refreshed;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    try {
-      await Promise.race([
-        refreshed,
-        new Promise((resolve) =>
-          timer = setTimeout(resolve, FIRST_READ_WAIT_MS)
-        ),
-      ]);
-    } finally {
-      clearTimeout(timer);
-    }
+    // Settled in time: await it again, so a failed read still throws.
+    if (await settleWithin(refreshed, FIRST_READ_WAIT_MS)) await refreshed;
   }
 
   #forget(below: number) {
@@ -233,6 +232,15 @@ export class FleetLedger {
       if (order > below) kept.set(hash, order);
     }
     this.#tail = kept;
+  }
+
+  /**
+   * The block number of a stored document: the one the store recorded, else
+   * the one its payload was rendered for (an original server's document),
+   * else null.
+   */
+  blockOf(record: { block: bigint | null; payload?: string }): bigint | null {
+    return record.block ?? this.#parse(record.payload);
   }
 
   #parse(payload: string | undefined): bigint | null {

@@ -11,20 +11,42 @@ import {
   commonConfig,
   type Env,
   list,
+  type Option,
   type OptionValues,
   parseOptions,
   port,
   seconds,
   text,
-} from "../shared/options.ts";
+} from "../shared/mod.ts";
 import {
   type StoreConfig,
   storeConfig,
   storeOptions,
-} from "../store/options.ts";
+  type StoreOptionTable,
+} from "../store/mod.ts";
+import { DEFAULT_STALE_AFTER_MS } from "./handler.ts";
+
+/** The options of `stats.ts`: its own, the store's and the common ones. */
+export type StatsOptionTable =
+  & {
+    /** `--host`. */
+    host: Option<string>;
+    /** `--port`. */
+    port: Option<number>;
+    /** `--stale-after`, in ms. */
+    staleAfterMs: Option<number>;
+    /** `--cache-ttl`, in ms. */
+    cacheTtlMs: Option<number>;
+    /** `--rpc-url`. */
+    rpcUrls: Option<string[]>;
+    /** `--template`. */
+    template: Option<string | undefined>;
+  }
+  & StoreOptionTable
+  & typeof COMMON_OPTIONS;
 
 /** Option table of `stats.ts`. */
-export const STATS_OPTIONS = {
+export const STATS_OPTIONS: StatsOptionTable = {
   host: text({
     name: "host",
     value: "HOST",
@@ -41,7 +63,7 @@ export const STATS_OPTIONS = {
   }),
   staleAfterMs: seconds({
     name: "stale-after",
-    default: 120,
+    default: DEFAULT_STALE_AFTER_MS / 1000,
     max: 86400 * 365,
     env: ["ETH_STATS_STALE_AFTER"],
     help: "/readyz fails when no new document arrived for this long (0: never)",
@@ -73,8 +95,11 @@ export const STATS_OPTIONS = {
 
 /** Configuration of `stats.ts`. */
 export interface StatsConfig extends CommonConfig {
+  /** Address to listen on. */
   host: string;
+  /** HTTP port; 0 picks a free one. */
   port: number;
+  /** The stores to read. */
   store: StoreConfig;
   /** `/readyz` fails when no new document arrived for this long, in ms; 0 never. */
   staleAfterMs: number;

@@ -8,7 +8,9 @@
 
 /** An inclusive range of block numbers. */
 export interface BlockRange {
+  /** The first block number. */
   from: bigint;
+  /** The last block number. */
   to: bigint;
 }
 

@@ -5,17 +5,20 @@
  *
  * @module
  */
-import { ConfigError } from "../shared/options.ts";
-import { formatHostPort } from "../shared/net.ts";
-import { type StatsConfig } from "./options.ts";
-import { type Logger, silentLogger } from "../shared/log.ts";
+import {
+  BlockTemplate,
+  ConfigError,
+  formatHostPort,
+  type Logger,
+  redactUrl,
+  type Registry,
+  RpcClient,
+  silentLogger,
+} from "../shared/mod.ts";
+// Not (yet) part of the shared package's front door.
 import type { MainContext } from "../shared/run_main.ts";
-import type { Registry } from "../shared/metrics.ts";
-import { describeStore, openReader } from "../store/mod.ts";
-import type { StoreReader } from "../store/types.ts";
-import { BlockTemplate } from "../shared/template.ts";
-import { redactUrl } from "../shared/redact.ts";
-import { RpcClient } from "../shared/rpc.ts";
+import type { StatsConfig } from "./options.ts";
+import { describeStore, openReader, type StoreReader } from "../store/mod.ts";
 import { createStatsHandler } from "./handler.ts";
 import { STATS_OPTIONS } from "./options.ts";
 import { FleetLedger } from "./ledger.ts";

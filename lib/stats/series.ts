@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { BlockRecord, StoreReader } from "../store/types.ts";
+import type { BlockRecord, StoreReader } from "../store/mod.ts";
 
 /** One bucket of a series. */
 export interface Bucket {

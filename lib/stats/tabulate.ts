@@ -66,7 +66,7 @@ function width(s: string): number {
  * columns two spaces apart, each as wide as its widest cell or its header
  * plus two; text left-aligned, numbers right-aligned with their headers;
  * trailing spaces trimmed from every line; no final newline. With no rows,
- * tabulate treats every column as text.
+ * tabulate treats every column as text. A null cell is empty.
  *
  * @example
  * ```ts
@@ -81,11 +81,13 @@ function width(s: string): number {
  */
 export function formatPlainTable(
   columns: readonly Column[],
-  rows: readonly (readonly (string | number | bigint)[])[],
+  rows: readonly (readonly (string | number | bigint | null)[])[],
 ): string {
   const cells = rows.map((row) =>
     columns.map((column, i) => {
       const value = row[i];
+      // tabulate's `missingval`: None is an empty cell.
+      if (value === null) return "";
       if (column.kind === "float") {
         return formatFixed(Number(value), 4).padStart(10);
       }

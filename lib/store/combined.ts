@@ -26,26 +26,44 @@ export class CombinedReader implements StoreReader {
     this.#mysql = mysql;
   }
 
-  /** From Redis. */
-  recentBlocks(
+  /**
+   * From Redis; where Redis holds no block number (a document only an
+   * original server stored), MySQL's record and payload fill it in.
+   */
+  async recentBlocks(
     options: { limit: number; before?: { firstSeen: number; hash: string } },
   ): Promise<BlockRecord[]> {
-    return this.#redis.recentBlocks(options);
+    const records = await this.#redis.recentBlocks(options);
+    const numberless = records.filter((r) => r.block === null);
+    if (numberless.length === 0 || !this.#mysql.documents) return records;
+    const stored = new Map(
+      (await this.#mysql.documents(numberless.map((r) => r.hash)))
+        .map((r) => [r.hash, r]),
+    );
+    return records.map((r) => {
+      const s = r.block === null ? stored.get(r.hash) : undefined;
+      if (!s) return r;
+      const out = { ...r, block: s.block, server: r.server ?? s.server };
+      if (s.block === null && s.payload !== undefined) out.payload = s.payload;
+      return out;
+    });
   }
 
-  /** The payload from MySQL, with what Redis knows of it. */
-  async document(hash: string): Promise<BlockRecord | undefined> {
-    const [stored, meta] = await Promise.all([
-      this.#mysql.document(hash),
-      this.#redis.document(hash),
-    ]);
-    if (!stored) return undefined;
+  /** `stored` (from MySQL) with what Redis knows of it. */
+  async #withMeta(stored: BlockRecord): Promise<BlockRecord> {
+    const meta = await this.#redis.document(stored.hash);
     return {
       ...stored,
       block: stored.block ?? meta?.block ?? null,
       firstSeen: meta?.firstSeen ?? stored.firstSeen,
       server: stored.server ?? meta?.server ?? null,
     };
+  }
+
+  /** The payload from MySQL, with what Redis knows of it. */
+  async document(hash: string): Promise<BlockRecord | undefined> {
+    const stored = await this.#mysql.document(hash);
+    return stored && await this.#withMeta(stored);
   }
 
   /** From Redis. */

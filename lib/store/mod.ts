@@ -1,105 +1,80 @@
 /**
- * Opens the stores a configuration names: the read side for the stats API,
- * and each store's write side for the server, which queues each store on
- * its own (see `lib/server/storage.ts`).
+ * The stores: where a server keeps each document it receives and where the
+ * stats API reads them back. Three kinds share one pair of interfaces
+ * ({@linkcode StoreWriter}, {@linkcode StoreReader}): an embedded SQLite
+ * file, MySQL (the originals' `ethereum_data` table plus our `eth_` tables)
+ * and Redis (the originals' `eth:hashes` and `eth:ip_addresses` plus our
+ * keys). {@linkcode storeConfig} turns the store flags into a
+ * {@linkcode StoreConfig}; {@linkcode openReader} and
+ * {@linkcode writerTargets} open what it names.
  *
- * @example
- * ```ts ignore
- * // Not run: needs a configured store (tests/store/ runs it).
- * import { openReader } from "./store/mod.ts";
- * const reader = await openReader(config.store);
- * if (reader) console.log(await reader.countBlocks());
+ * @example Read what a SQLite store holds
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { openReader, SqliteWriter } from "./mod.ts";
+ *
+ * const path = await Deno.makeTempFile({ suffix: ".sqlite" });
+ * const writer = SqliteWriter.open(path);
+ * await writer.save([{
+ *   payload: "<p>1</p>",
+ *   hash: "0".repeat(64),
+ *   block: 1n,
+ *   ip: "127.0.0.1",
+ *   port: 40000,
+ *   receivedAt: Date.now(),
+ *   server: "example",
+ * }]);
+ * await writer.close();
+ *
+ * const reader = await openReader({ sqlitePath: path });
+ * assert.equal(await reader!.countBlocks(), 1);
+ * await reader!.close();
+ * await Deno.remove(path);
  * ```
  *
  * @module
  */
-import { type StoreConfig } from "./options.ts";
-import { type Logger, silentLogger } from "../shared/log.ts";
-import { CombinedReader } from "./combined.ts";
-import { describeMysql, MysqlReader, MysqlWriter } from "./mysql.ts";
-import { describeRedis, RedisReader, RedisWriter } from "./redis.ts";
-import { SqliteReader, SqliteWorkerWriter } from "./sqlite.ts";
-import type { StoreReader, StoreWriter } from "./types.ts";
-
 export * from "./types.ts";
-
-/** Options for {@linkcode openReader} and {@linkcode writerTargets}. */
-export interface OpenStoreOptions {
-  /** Where to log. */
-  log?: Logger;
-}
-
-/** How to open one configured store for writing, and what to call it. */
-export interface WriterTarget {
-  /** `sqlite`, `mysql` or `redis`. */
-  name: string;
-  /** Where it is, for logs (never a password). */
-  describe: string;
-  /** Connects and prepares tables; throws a `StoreError` when it cannot. */
-  open(): Promise<StoreWriter>;
-}
-
-/**
- * The stores `config` names, each with a way to open it: MySQL and/or
- * Redis, else the SQLite file; none with `--no-store`.
- */
-export function writerTargets(
-  config: StoreConfig,
-  { log = silentLogger }: OpenStoreOptions = {},
-): WriterTarget[] {
-  const targets: WriterTarget[] = [];
-  const { mysql, redis, sqlitePath } = config;
-  if (mysql) {
-    targets.push({
-      name: "mysql",
-      describe: describeMysql(mysql),
-      open: () => MysqlWriter.open(mysql, { log }),
-    });
-  }
-  if (redis) {
-    targets.push({
-      name: "redis",
-      describe: describeRedis(redis),
-      open: () => RedisWriter.open(redis, { log }),
-    });
-  }
-  if (targets.length === 0 && sqlitePath) {
-    targets.push({
-      name: "sqlite",
-      describe: `SQLite ${sqlitePath}`,
-      open: () => SqliteWorkerWriter.open(sqlitePath),
-    });
-  }
-  return targets;
-}
-
-/** Says which stores `config` names, e.g. `SQLite eth.sqlite`. */
-export function describeStore(config: StoreConfig): string {
-  const targets = writerTargets(config);
-  return targets.length === 0
-    ? "no store (--no-store)"
-    : targets.map((t) => t.describe).join(" + ");
-}
-
-/**
- * The read side of the configured store, or undefined with `--no-store`.
- * With both Redis and MySQL, hashes and clients come from Redis and payloads
- * from MySQL, as the original stats API reads them. Readers connect on first
- * use, so this does not fail when a store is down.
- */
-export function openReader(
-  config: StoreConfig,
-  { log = silentLogger }: OpenStoreOptions = {},
-): Promise<StoreReader | undefined> {
-  const { mysql, redis, sqlitePath } = config;
-  let reader: StoreReader | undefined;
-  if (mysql && redis) {
-    reader = new CombinedReader(
-      new RedisReader(redis, { log }),
-      new MysqlReader(mysql),
-    );
-  } else if (mysql) reader = new MysqlReader(mysql);
-  else if (redis) reader = new RedisReader(redis, { log });
-  else if (sqlitePath) reader = new SqliteReader(sqlitePath);
-  return Promise.resolve(reader);
-}
+export * from "./config.ts";
+export {
+  DEFAULT_SQLITE_PATH,
+  envName,
+  type ServerStoreOptionTable,
+  storeConfig,
+  type StoreConfigOptions,
+  storeOptions,
+  type StoreOptionTable,
+  type StoreOptionValues,
+} from "./options.ts";
+export {
+  type MysqlUrlParts,
+  parseMysqlUrl,
+  parseRedisUrl,
+  type ParseUrlOptions,
+  type RedisUrlParts,
+} from "./url.ts";
+export {
+  describeStore,
+  openReader,
+  type OpenStoreOptions,
+  type WriterTarget,
+  writerTargets,
+} from "./open.ts";
+export { CombinedReader } from "./combined.ts";
+export { describeMysql } from "./mysql_connection.ts";
+export { MysqlReader } from "./mysql_reader.ts";
+export { MysqlWriter, type MysqlWriterOptions } from "./mysql_writer.ts";
+export { describeRedis } from "./redis_connection.ts";
+export {
+  BATCH_RECORD_MAX,
+  BATCH_RECORD_MAX_AGE_MS,
+  type RedisKeys,
+  redisKeys,
+} from "./redis_schema.ts";
+export { RedisReader, type RedisReaderOptions } from "./redis_reader.ts";
+export {
+  type BatchRecordLimits,
+  RedisWriter,
+  type RedisWriterOptions,
+} from "./redis_writer.ts";
+export { SqliteReader, SqliteWorkerWriter, SqliteWriter } from "./sqlite.ts";

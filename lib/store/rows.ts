@@ -18,6 +18,14 @@ export const STORED_SINCE_SQL =
    FROM ethereum_data d LEFT JOIN eth_blocks b ON b.hash = d.hash
    WHERE d.id > ? ORDER BY d.id LIMIT ?`;
 
+/**
+ * {@linkcode STORED_SINCE_SQL} where `eth_blocks` does not exist (only an
+ * original server wrote the database): every row with its payload.
+ */
+export const STORED_SINCE_PLAIN_SQL =
+  `SELECT id, hash, payload FROM ethereum_data
+   WHERE id > ? ORDER BY id LIMIT ?`;
+
 /** Maps a row of {@linkcode STORED_SINCE_SQL}. */
 export function toStoredRow(row: Record<string, unknown>): StoredRow {
   const out: StoredRow = {

@@ -35,9 +35,12 @@ import {
   type StoreReader,
   type StoreWriter,
 } from "./types.ts";
-import type { SqliteAnswer, SqliteRequest } from "./sqlite_worker.ts";
+import type { SqliteAnswer, SqliteRequest } from "./sqlite_protocol.ts";
+import { settleWithin } from "../shared/mod.ts";
 
 const BUSY_TIMEOUT_MS = 5000;
+/** How long closing waits for the worker to close the file, in ms. */
+const CLOSE_WAIT_MS = 1000;
 const INT64_MAX = 2n ** 63n - 1n;
 // Primary result codes after which the same batch can succeed later:
 // BUSY, LOCKED, NOMEM, IOERR, FULL, CANTOPEN, READONLY.
@@ -269,16 +272,10 @@ export class SqliteWorkerWriter implements StoreWriter {
   /** Closes the file and stops the worker (at once if it is stuck). */
   async close(): Promise<void> {
     if (this.#closed) return;
-    let timer: ReturnType<typeof setTimeout> | undefined;
     try {
-      await Promise.race([
-        this.#call({ id: 0, op: "close" }),
-        new Promise((r) => timer = setTimeout(r, 1000)),
-      ]);
-    } catch {
-      // Closing anyway.
+      // A failed or stuck close ends the same way: the worker is stopped.
+      await settleWithin(this.#call({ id: 0, op: "close" }), CLOSE_WAIT_MS);
     } finally {
-      clearTimeout(timer);
       this.#closed = true;
       this.#worker.terminate();
       const error = new StoreError("The SQLite writer is closed");

@@ -10,17 +10,7 @@
  */
 import { SqliteWriter } from "./sqlite.ts";
 import { StoreError } from "./types.ts";
-
-/** A request to the worker. */
-export type SqliteRequest =
-  | { id: number; op: "open"; path: string }
-  | { id: number; op: "save"; docs: unknown[] }
-  | { id: number; op: "close" };
-
-/** The worker's answer. */
-export type SqliteAnswer =
-  | { id: number; firsts?: boolean[] }
-  | { id: number; error: { message: string; kind: StoreError["kind"] } };
+import type { SqliteAnswer, SqliteRequest } from "./sqlite_protocol.ts";
 
 let writer: SqliteWriter | undefined;
 const scope = self as unknown as {

@@ -25,11 +25,14 @@ export interface ReceivedDocument {
 
 /** A stored document, as the read side returns it. */
 export interface BlockRecord {
+  /** Lowercase hex SHA-256 of the payload. */
   hash: string;
+  /** The block number, when known (recorded, or read from the payload). */
   block: bigint | null;
   /**
    * First time any server received it, ms since the epoch (Redis keeps
-   * fractions of a ms). 0 when unknown: a row only an original server wrote.
+   * fractions of a ms). 0 when unknown: a row only an original server wrote
+   * to MySQL, with no `eth:hashes` score to say when.
    */
   firstSeen: number;
   /**
@@ -44,12 +47,17 @@ export interface BlockRecord {
   copies?: number;
   /** The server that stored the first copy, when known. */
   server: string | null;
-  /** The payload; present when the store keeps payloads. */
+  /**
+   * The payload: from {@linkcode StoreReader.document} and
+   * {@linkcode StoreReader.documents}, and from a list where the block
+   * number is not recorded (so the reader of the list can parse it).
+   */
   payload?: string;
 }
 
 /** What is known of one client IP. */
 export interface ClientRecord {
+  /** The client's IP address, without port. */
   ip: string;
   /** Documents received from it (every copy, not only first ones). */
   count: number;
@@ -140,6 +148,11 @@ export interface StoreReader {
   ): Promise<BlockRecord[]>;
   /** One stored document with its payload, or undefined. */
   document(hash: string): Promise<BlockRecord | undefined>;
+  /**
+   * The stored documents among `hashes` (any order), with payloads. Absent
+   * where the store keeps no payloads (Redis).
+   */
+  documents?(hashes: readonly string[]): Promise<BlockRecord[]>;
   /** Every client, most documents first. */
   clients(): Promise<ClientRecord[]>;
   /** Number of distinct documents stored. */

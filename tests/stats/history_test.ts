@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { sha256Hex } from "../../lib/server/ingest.ts";
 import { FleetLedger } from "../../lib/stats/ledger.ts";
-import { MysqlReader, MysqlWriter } from "../../lib/store/mysql.ts";
+import { MysqlReader, MysqlWriter } from "../../lib/store/mod.ts";
 import { SqliteReader, SqliteWriter } from "../../lib/store/sqlite.ts";
 import type {
   ReceivedDocument,

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { MysqlReader, MysqlWriter } from "../../lib/store/mysql.ts";
+import { MysqlReader, MysqlWriter } from "../../lib/store/mod.ts";
 import { ETHEREUM_DATA_GO_DDL } from "../../lib/store/schema.ts";
 import { StoreError } from "../../lib/store/types.ts";
 import { freePort } from "../_helpers/net.ts";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { CombinedReader } from "../../lib/store/combined.ts";
-import { MysqlReader, MysqlWriter } from "../../lib/store/mysql.ts";
-import { RedisReader, RedisWriter } from "../../lib/store/redis.ts";
+import { CombinedReader } from "../../lib/store/mod.ts";
+import { MysqlReader, MysqlWriter } from "../../lib/store/mod.ts";
+import { RedisReader, RedisWriter } from "../../lib/store/mod.ts";
 import { StoreError } from "../../lib/store/types.ts";
 import { freePort } from "../_helpers/net.ts";
 import { makeDocument, TestDatabase, TestRedis } from "../_helpers/db.ts";
