@@ -5,7 +5,7 @@
  * @module
  */
 import { CLIENT_COMMAND, runClient } from "./lib/client/mod.ts";
-import { runMain } from "./lib/shared/run_main.ts";
+import { runMain } from "./lib/shared/mod.ts";
 
 if (import.meta.main) {
   await runMain(CLIENT_COMMAND, runClient);

@@ -5,7 +5,7 @@
  * @module
  */
 import { runServer, SERVER_COMMAND } from "./lib/server/mod.ts";
-import { runMain } from "./lib/shared/run_main.ts";
+import { runMain } from "./lib/shared/mod.ts";
 
 if (import.meta.main) {
   await runMain(SERVER_COMMAND, runServer);

@@ -5,9 +5,8 @@
  *
  * @module
  */
-import { STATS_COMMAND } from "./lib/stats/options.ts";
-import { runMain } from "./lib/shared/run_main.ts";
-import { runStats } from "./lib/stats/run_stats.ts";
+import { runMain } from "./lib/shared/mod.ts";
+import { runStats, STATS_COMMAND } from "./lib/stats/mod.ts";
 
 if (import.meta.main) {
   await runMain(STATS_COMMAND, runStats);

@@ -22,12 +22,7 @@ import {
   seconds,
   text,
 } from "../shared/mod.ts";
-// Not in lib/store/mod.ts (yet): the option table and config parsing.
-import {
-  type StoreConfig,
-  storeConfig,
-  storeOptions,
-} from "../store/options.ts";
+import { type StoreConfig, storeConfig, storeOptions } from "../store/mod.ts";
 import { parseCidr } from "./cidr.ts";
 import { DEFAULT_MAX_CONNECTIONS } from "./ingest.ts";
 import { DEFAULT_MAX_CONNECTIONS_PER_IP } from "./admission.ts";

@@ -6,7 +6,7 @@
  */
 import { AllowList } from "./cidr.ts";
 import { BlockTemplate, ConfigError } from "../shared/mod.ts";
-import type { MainContext } from "../shared/run_main.ts";
+import type { MainContext } from "../shared/mod.ts";
 import type { ServerConfig } from "./options.ts";
 import { type IngestListener, IngestServer } from "./ingest.ts";
 import { TlsListener } from "./tls_listener.ts";

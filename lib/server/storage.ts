@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { StoreConfig } from "../store/options.ts";
+import type { StoreConfig } from "../store/mod.ts";
 import { type Logger, silentLogger, writeAll } from "../shared/mod.ts";
 import {
   type ReceivedDocument,

@@ -38,6 +38,7 @@ export {
 } from "./ledger.ts";
 export { type BlockRange, type Gaps, RangeSet } from "./ranges.ts";
 export {
+  runStats,
   startStats,
   StatsServer,
   type StatsServerOptions,

@@ -16,7 +16,7 @@ import {
   silentLogger,
 } from "../shared/mod.ts";
 // Not (yet) part of the shared package's front door.
-import type { MainContext } from "../shared/run_main.ts";
+import type { MainContext } from "../shared/mod.ts";
 import type { StatsConfig } from "./options.ts";
 import { describeStore, openReader, type StoreReader } from "../store/mod.ts";
 import { createStatsHandler } from "./handler.ts";

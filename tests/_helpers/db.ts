@@ -5,7 +5,7 @@
  */
 import mysql from "mysql2/promise";
 import { Redis } from "ioredis";
-import { type MysqlConfig, type RedisConfig } from "../../lib/store/options.ts";
+import type { MysqlConfig, RedisConfig } from "../../lib/store/mod.ts";
 import { sha256Hex } from "../../lib/server/ingest.ts";
 import { BlockTemplate } from "../../lib/shared/template.ts";
 import type { ReceivedDocument } from "../../lib/store/types.ts";
