@@ -43,7 +43,6 @@
  */
 export {
   CLIENT_COMMAND,
-  CLIENT_OPTIONS,
   type ClientConfig,
   type ClientOptions,
   DEFAULT_RPC_URLS,
@@ -117,7 +116,6 @@ export {
 // client alone can spell them.
 export type {
   Command,
-  COMMON_OPTIONS,
   CommonConfig,
   Env,
   LogFields,

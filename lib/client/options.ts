@@ -247,7 +247,7 @@ export interface ClientConfig extends CommonConfig {
 }
 
 function configure(
-  v: OptionValues<typeof CLIENT_OPTIONS>,
+  v: OptionValues<ClientOptions>,
 ): ClientConfig {
   const { hosts, port, tls, tlsCa, help: _, ...rest } = v;
   if (hosts.length === 0) {
@@ -297,7 +297,7 @@ function configure(
 }
 
 /** The client's command line. */
-export const CLIENT_COMMAND: Command<typeof CLIENT_OPTIONS, ClientConfig> = {
+export const CLIENT_COMMAND: Command<ClientOptions, ClientConfig> = {
   name: "client",
   usage: "deno task client --host HOST --port PORT [options]",
   summary: "Follows an Ethereum node (polling, or newHeads over ws://) and " +

@@ -78,7 +78,6 @@ export { openListener, runServer } from "./run_server.ts";
 export {
   parseServerConfig,
   SERVER_COMMAND,
-  SERVER_OPTIONS,
   type ServerConfig,
   type ServerOptionTable,
 } from "./options.ts";

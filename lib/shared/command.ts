@@ -6,15 +6,14 @@
  * ```ts
  * import assert from "node:assert/strict";
  * import { parseCommand } from "./command.ts";
- * import { COMMON_OPTIONS } from "./common_options.ts";
- * import { port } from "./option_kinds.ts";
+ * import { flag, port } from "./option_kinds.ts";
  *
  * const command = {
  *   name: "demo",
  *   usage: "demo [options]",
  *   summary: "Says which port it would use.",
  *   options: {
- *     ...COMMON_OPTIONS,
+ *     help: flag({ name: "help", help: "show this help" }),
  *     port: port({ name: "port", default: 9999, help: "port" }),
  *   },
  *   configure: (values: { port: number }) => ({ port: values.port }),
@@ -40,7 +39,7 @@ export interface Command<T extends OptionTable, C> {
   usage: string;
   /** One paragraph saying what the program does. */
   summary: string;
-  /** The option table (including {@linkcode COMMON_OPTIONS}). */
+  /** The option table (including the common options every program takes). */
   options: T;
   /** Checks the values together and builds the configuration. */
   configure: (values: OptionValues<T>, env: Env) => C;

@@ -133,36 +133,7 @@ export {
   type Writer,
 } from "./net.ts";
 
-// Programs: the option engine and the frame every program runs in.
-export {
-  blockNumber,
-  choice,
-  ConfigError,
-  type Described,
-  type Env,
-  flag,
-  list,
-  number,
-  type NumberRange,
-  type Option,
-  type OptionTable,
-  type OptionValues,
-  port,
-  seconds,
-  text,
-} from "./option_kinds.ts";
-export {
-  givenKeys,
-  type ParseOptions,
-  parseOptions,
-  type ReadSecretFile,
-} from "./parse_options.ts";
-export { helpText } from "./help_text.ts";
-export {
-  COMMON_OPTIONS,
-  type CommonConfig,
-  commonConfig,
-  type CommonOptions,
-} from "./common_options.ts";
-export { type Command, parseCommand } from "./command.ts";
+// Programs: the option engine, the options every program takes, and the
+// frame every program runs in.
+export * from "./options.ts";
 export { type MainContext, runMain } from "./run_main.ts";

@@ -8,7 +8,7 @@
 import { abortableSleep } from "./async.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { type Command, parseCommand } from "./command.ts";
-import type { CommonConfig } from "./common_options.ts";
+import type { CommonConfig } from "./options.ts";
 import { ConfigError, type OptionTable } from "./option_kinds.ts";
 import { TemplateError } from "./template.ts";
 

@@ -46,7 +46,6 @@ export {
 export {
   parseStatsConfig,
   STATS_COMMAND,
-  STATS_OPTIONS,
   type StatsConfig,
   type StatsOptionTable,
 } from "./options.ts";

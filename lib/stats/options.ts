@@ -128,7 +128,7 @@ function configure(
 }
 
 /** The stats API's command line. */
-export const STATS_COMMAND: Command<typeof STATS_OPTIONS, StatsConfig> = {
+export const STATS_COMMAND: Command<StatsOptionTable, StatsConfig> = {
   name: "stats",
   usage: "deno task stats [options]",
   summary: "Serves the stored documents and client stats over HTTP.",
