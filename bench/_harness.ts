@@ -106,6 +106,8 @@ export interface Running {
   stdoutFile?: string;
   /** Its metrics port, when it serves one. */
   metricsPort?: number;
+  /** How long {@linkcode stop} waits after SIGTERM before SIGKILL. */
+  stopGraceMs?: number;
 }
 
 /** What a stopped process left: its usage and its stdout line count. */
@@ -283,7 +285,7 @@ export async function stop(running: Running): Promise<Stopped> {
       );
     }
   }
-  const usage = await running.proc.stop();
+  const usage = await running.proc.stop(running.stopGraceMs);
   if (running.stdoutFile) {
     printed = await countLines(running.stdoutFile);
     await Deno.remove(running.stdoutFile).catch(() => {});

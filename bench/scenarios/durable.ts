@@ -71,9 +71,25 @@ function freshBlocks(): number {
   return nextFirstBlock;
 }
 
+/**
+ * Seconds a stopping server may take to write what its stores still lack:
+ * every document answered `ok` must be in the store when rows are counted,
+ * not only in the spool (a pipelined run leaves a backlog).
+ */
+const STORE_FLUSH_SECONDS = 120;
+
 function subjects(settings: Settings): Subject[] {
-  const server = (args: string[]) => (store?: BenchStore) =>
-    startServer([...args, ...store?.args ?? []], settings);
+  const server = (args: string[]) => async (store?: BenchStore) => {
+    if (!store) return await startServer(args, settings);
+    const running = await startServer([
+      ...args,
+      ...store.args,
+      "--store-flush-timeout",
+      String(STORE_FLUSH_SECONDS),
+    ], settings);
+    running.stopGraceMs = (STORE_FLUSH_SECONDS + 10) * 1000;
+    return running;
+  };
   return [
     {
       id: "ok-only",
@@ -176,6 +192,7 @@ function summary(
       rounds: runs.map((r) => Math.round(r.load.rate)),
       delivered,
       stored,
+      errorKinds: Object.assign({}, ...runs.map((r) => r.load.errorKinds)),
     },
   };
   if (stored !== undefined) {
