@@ -735,16 +735,23 @@ Deno.test("compose: services reference each other consistently", () => {
   assert.equal(new Set(published).size, published.length, "host ports clash");
 });
 
-Deno.test("compose: secrets come from the environment or .env, interpolations are required variables, and .env stays out of git and images", () => {
+Deno.test("compose: secrets are files both Docker Compose and podman-compose read, interpolations are required variables or a secret's default path, and the secret stays out of git and images", () => {
   const uses = [...COMPOSE_TEXT.matchAll(/\$\{[^}]*\}/g)].map((m) => m[0]);
-  for (const use of uses) assert.match(use, /^\$\{\w+:\?[^}]+\}$/);
+  const fileDefault = /^\$\{([A-Z][A-Z0-9_]*_FILE):-\.\/\.state\/[\w.]+\}$/;
+  for (const use of uses) {
+    assert.match(use, /^\$\{\w+:\?[^}]+\}$|^\$\{\w+_FILE:-[^}]+\}$/);
+  }
   assert.ok(SECRET_SAMPLES.length > 0, "no Compose secrets");
   for (const [name, source] of Object.entries(COMPOSE.secrets ?? {})) {
-    assert.match(source.environment ?? "", /^[A-Z][A-Z0-9_]*$/, name);
-    assert.match(COMPOSE_TEXT, new RegExp(`^#.*${source.environment}=`, "m"));
+    // podman-compose 1.0.3 cannot read an `environment:` source.
+    assert.equal(source.environment, undefined, name);
+    assert.match(source.file ?? "", fileDefault, name);
+    const path = fileDefault.exec(source.file!)![0].split(":-")[1].slice(0, -1);
+    // The header says how to make the file.
+    assert.ok(COMPOSE_TEXT.includes(`> ${path.slice(2)}`), `${name}: ${path}`);
   }
-  assert.match(read(".gitignore"), /^\.env$/m);
-  assert.match(read(".dockerignore"), /^\.env$/m);
+  assert.match(read(".gitignore"), /^\.state\/$/m);
+  assert.match(read(".dockerignore"), /^\.state\/$/m);
 });
 
 Deno.test("compose: images pinned by digest, servers outlast their flush timeout, clients wait for healthy servers", () => {
