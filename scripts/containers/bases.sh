@@ -9,7 +9,13 @@ DENO_VERSION=2.9.6
 FOUNDRY_VERSION=1.7.1
 
 # The digest the engine reports for a local image (what `name@digest` meets).
-digest_of() { "$ENGINE" image inspect --format '{{.Digest}}' "$1"; }
+# Docker keeps no digest for an image built or imported locally, so there
+# the stand-ins cannot meet the pins (Docker hosts normally reach registries).
+digest_of() {
+  [ "$ENGINE" = podman ] ||
+    fail "Docker cannot meet the Dockerfiles' digest pins with local stand-ins; give it registry access, or run without a Docker daemon (podman)"
+  podman image inspect --format '{{.Digest}}' "$1"
+}
 
 # true when ref (pinned by digest) could be pulled from its registry.
 pulled() {
@@ -77,7 +83,7 @@ make_bases() {
         "deb http://deb.debian.org/debian bookworm-updates main" \
         "deb http://deb.debian.org/debian-security bookworm-security main" ||
         fail "mmdebstrap failed"
-      "$ENGINE" import -q --change 'CMD ["bash"]' "$CACHE/bookworm.tar" debian:bookworm-slim >/dev/null ||
+      "$ENGINE" import --change 'CMD ["bash"]' "$CACHE/bookworm.tar" debian:bookworm-slim >/dev/null ||
         fail "importing Debian bookworm failed"
       rm -f "$CACHE/bookworm.tar"
     else
