@@ -10,7 +10,7 @@
 # What this machine cannot supply (registry images, Deno's compile runtime)
 # is built as stand-ins (bases.sh, standins/) and said so. Bounded in time,
 # removes its containers, and changes no file of the repository.
-set -euo pipefail
+set -Eeuo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
 cd "$ROOT"
@@ -56,6 +56,8 @@ cleanup() {
   exit "$code"
 }
 trap cleanup EXIT
+# A failing command says where, rather than ending the run silently.
+trap 'log "FAILED at line $LINENO: $BASH_COMMAND"' ERR
 trap 'exit 130' INT TERM
 
 COMPOSE_FILES=(-f "$ROOT/docker-compose.yml")
@@ -166,7 +168,7 @@ compose up -d >"$WORK/compose-up.log" 2>&1 || {
 log "2. compose: $("$ENGINE" ps --filter "label=com.docker.compose.project=$PROJECT" --format '{{.Names}}' | wc -l) containers started"
 
 mysql_q() {
-  "$ENGINE" exec -i "$(service mysql)" mysql -N -B -ueth_user -p"$password" eth -e "$1" 2>/dev/null
+  "$ENGINE" exec -i "$(service mysql)" mysql -N -B -ueth_user -p"$password" eth -e "$1"
 }
 redis_q() { "$ENGINE" exec -i "$(service redis)" redis-cli --no-raw "$@" 2>/dev/null; }
 
@@ -184,7 +186,7 @@ until_true 180 "both servers printing DATA from both clients" fleet_flows
 for s in mysql redis anvil server-1 server-2 client-1 client-2 stats; do
   until_true 60 "$s HEALTHCHECK" healthy "$(service "$s")"
 done
-rows() { mysql_q "SELECT COUNT(*) FROM ethereum_data" || echo 0; }
+rows() { mysql_q "SELECT COUNT(*) FROM ethereum_data" 2>/dev/null || echo 0; }
 stored_from_both() {
   local ips
   ips=$(redis_q HKEYS eth:ip_addresses | tr -d '"' | awk '{print $NF}')
