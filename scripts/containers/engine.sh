@@ -47,7 +47,7 @@ events_logger = "file"
 CONF
     log "engine: wrote $conf (runtime runc, cgroupfs, file events, nofile $hard)"
   fi
-  log "engine: podman $(podman version --format '{{.Client.Version}}' 2>/dev/null), $(podman-compose version 2>/dev/null | head -n 1)"
+  log "engine: podman $(podman version --format '{{.Client.Version}}' 2>/dev/null), $(podman-compose version 2>/dev/null | sed -n 's/^podman-composer* version */podman-compose /p')"
 }
 
 # The engine's image commands with what builds need here: the docker image

@@ -168,7 +168,8 @@ compose up -d >"$WORK/compose-up.log" 2>&1 || {
 log "2. compose: $("$ENGINE" ps --filter "label=com.docker.compose.project=$PROJECT" --format '{{.Names}}' | wc -l) containers started"
 
 mysql_q() {
-  "$ENGINE" exec -i "$(service mysql)" mysql -N -B -ueth_user -p"$password" eth -e "$1"
+  # On stdin: the list of acknowledged hashes is longer than an argument may be.
+  "$ENGINE" exec -i "$(service mysql)" mysql -N -B -ueth_user -p"$password" eth <<<"$1"
 }
 redis_q() { "$ENGINE" exec -i "$(service redis)" redis-cli --no-raw "$@" 2>/dev/null; }
 
