@@ -808,7 +808,11 @@ function findSecrets(file: string, text: string): string[] {
     [/--mysql-pass(=|\s+)["']?[^\s"'$]/, "a literal --mysql-pass"],
     [/infura\.io\/v3\/[0-9a-f]{32}/i, "an Infura key"],
     [/alchemy\.com\/v2\/[\w-]{20,}/i, "an Alchemy key"],
-    [/\$\{\w*(PASS|SECRET|TOKEN|KEY)\w*:?-[^}]+\}/i, "a default for a secret"],
+    // A *_FILE variable's default is where the secret is, not the secret.
+    [
+      /\$\{\w*(PASS|SECRET|TOKEN|KEY)\w*(?<!_FILE):?-[^}]+\}/i,
+      "a default for a secret",
+    ],
   ];
   for (const [pattern, why] of rules) {
     const m = pattern.exec(text);
@@ -901,6 +905,7 @@ Deno.test("the secret scanner flags secrets and passes references", () => {
     '--mysql-pass "$MYSQL_PASS"',
     "ETH_SERVER_MYSQL_PASS: ${MYSQL_SECRET_ARN}",
     "ETH_SERVER_MYSQL_PASS_FILE: /run/secrets/mysql_password",
+    "file: ${MYSQL_PASSWORD_FILE:-./.state/mysql_password}",
   ];
   for (const text of good) {
     assert.deepEqual(findSecrets("sample", text), [], text);
