@@ -25,7 +25,8 @@ choose_engine() {
       fail "apt-get install ${missing[*]} failed"
   fi
   # crun refuses this machine's hybrid cgroups, podman's default rlimits
-  # cannot be set here, and there is no systemd journal for events.
+  # cannot be set here, there is no systemd journal for events, and Debian's
+  # podman would otherwise fall back to CNI, whose plugins are not installed.
   local conf=/etc/containers/containers.conf hard
   hard=$(ulimit -Hn)
   if ! grep -qs '^# eth-client-server containers' "$conf"; then
@@ -39,6 +40,9 @@ choose_engine() {
 # needs on this machine kind.
 [containers]
 default_ulimits = ["nofile=$hard:$hard", "nproc=32768:32768"]
+
+[network]
+network_backend = "netavark"
 
 [engine]
 runtime = "runc"
