@@ -83,8 +83,8 @@ make_bases() {
         "deb http://deb.debian.org/debian bookworm-updates main" \
         "deb http://deb.debian.org/debian-security bookworm-security main" ||
         fail "mmdebstrap failed"
-      "$ENGINE" import --change 'CMD ["bash"]' "$CACHE/bookworm.tar" debian:bookworm-slim >/dev/null ||
-        fail "importing Debian bookworm failed"
+      "$ENGINE" import --change 'CMD ["bash"]' "$CACHE/bookworm.tar" debian:bookworm-slim >/dev/null 2>"$CACHE/import.log" ||
+        fail "importing Debian bookworm failed: $(cat "$CACHE/import.log")"
       rm -f "$CACHE/bookworm.tar"
     else
       log "stand-in debian:bookworm-slim: reused"
