@@ -740,16 +740,23 @@ Deno.test("compose: services reference each other consistently", () => {
   assert.equal(new Set(published).size, published.length, "host ports clash");
 });
 
-Deno.test("compose: secrets come from the environment or .env, interpolations are required variables, and .env stays out of git and images", () => {
+Deno.test("compose: secrets are files both Docker Compose and podman-compose read, interpolations are required variables or a secret's default path, and the secret stays out of git and images", () => {
   const uses = [...COMPOSE_TEXT.matchAll(/\$\{[^}]*\}/g)].map((m) => m[0]);
-  for (const use of uses) assert.match(use, /^\$\{\w+:\?[^}]+\}$/);
+  const fileDefault = /^\$\{([A-Z][A-Z0-9_]*_FILE):-\.\/\.state\/[\w.]+\}$/;
+  for (const use of uses) {
+    assert.match(use, /^\$\{\w+:\?[^}]+\}$|^\$\{\w+_FILE:-[^}]+\}$/);
+  }
   assert.ok(SECRET_SAMPLES.length > 0, "no Compose secrets");
   for (const [name, source] of Object.entries(COMPOSE.secrets ?? {})) {
-    assert.match(source.environment ?? "", /^[A-Z][A-Z0-9_]*$/, name);
-    assert.match(COMPOSE_TEXT, new RegExp(`^#.*${source.environment}=`, "m"));
+    // podman-compose 1.0.3 cannot read an `environment:` source.
+    assert.equal(source.environment, undefined, name);
+    assert.match(source.file ?? "", fileDefault, name);
+    const path = fileDefault.exec(source.file!)![0].split(":-")[1].slice(0, -1);
+    // The header says how to make the file.
+    assert.ok(COMPOSE_TEXT.includes(`> ${path.slice(2)}`), `${name}: ${path}`);
   }
-  assert.match(read(".gitignore"), /^\.env$/m);
-  assert.match(read(".dockerignore"), /^\.env$/m);
+  assert.match(read(".gitignore"), /^\.state\/$/m);
+  assert.match(read(".dockerignore"), /^\.state\/$/m);
 });
 
 Deno.test("compose: images pinned by digest, servers outlast their flush timeout, clients wait for healthy servers", () => {
@@ -806,7 +813,11 @@ function findSecrets(file: string, text: string): string[] {
     [/--mysql-pass(=|\s+)["']?[^\s"'$]/, "a literal --mysql-pass"],
     [/infura\.io\/v3\/[0-9a-f]{32}/i, "an Infura key"],
     [/alchemy\.com\/v2\/[\w-]{20,}/i, "an Alchemy key"],
-    [/\$\{\w*(PASS|SECRET|TOKEN|KEY)\w*:?-[^}]+\}/i, "a default for a secret"],
+    // A *_FILE variable's default is where the secret is, not the secret.
+    [
+      /\$\{\w*(PASS|SECRET|TOKEN|KEY)\w*(?<!_FILE):?-[^}]+\}/i,
+      "a default for a secret",
+    ],
   ];
   for (const [pattern, why] of rules) {
     const m = pattern.exec(text);
@@ -899,6 +910,7 @@ Deno.test("the secret scanner flags secrets and passes references", () => {
     '--mysql-pass "$MYSQL_PASS"',
     "ETH_SERVER_MYSQL_PASS: ${MYSQL_SECRET_ARN}",
     "ETH_SERVER_MYSQL_PASS_FILE: /run/secrets/mysql_password",
+    "file: ${MYSQL_PASSWORD_FILE:-./.state/mysql_password}",
   ];
   for (const text of good) {
     assert.deepEqual(findSecrets("sample", text), [], text);
