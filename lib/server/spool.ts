@@ -23,6 +23,14 @@ import { readPositions, writePositions } from "./spool_positions.ts";
 /** Bytes a spool segment grows to before the next one is started. */
 export const DEFAULT_SEGMENT_BYTES = 4 * 1024 * 1024;
 
+/**
+ * The stores' positions are written at most this often, in ms, and once
+ * more at close. They are behind `ok` (a stale one only makes a restart
+ * replay documents, which the stores take idempotently), so a write (a
+ * file and a rename) per store batch bought nothing.
+ */
+export const POSITION_WRITE_MS = 200;
+
 /** Options for {@linkcode Spool.open}. */
 export interface SpoolOptions {
   /** Store names: each has its own position in the spool. */
@@ -116,6 +124,7 @@ export class Spool {
   readonly #positions: Map<string, number>;
   #positionWrite: Promise<void> | undefined;
   #positionDirty = false;
+  readonly #closeSignal = new AbortController();
   #room: PromiseWithResolvers<void> | undefined;
   #closed = false;
 
@@ -236,9 +245,10 @@ export class Spool {
 
   /**
    * Records that `store` holds every document before `seq`; segments every
-   * store is past are deleted. The position file is rewritten (without a
-   * sync: after a power loss a store may be sent documents again, which
-   * stores take idempotently).
+   * store is past are deleted. The position file is rewritten within
+   * {@linkcode POSITION_WRITE_MS} (without a sync: after a crash or a power
+   * loss a store may be sent documents again, which stores take
+   * idempotently).
    */
   advance(store: string, seq: number): void {
     const was = this.#positions.get(store);
@@ -256,6 +266,7 @@ export class Spool {
   /** Writes what is pending, persists positions and closes the file. */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#closeSignal.abort();
     while (this.#flushing || this.#positionWrite) {
       await this.#flushing?.catch(() => {});
       await this.#positionWrite;
@@ -355,12 +366,15 @@ export class Spool {
     while (this.#positionDirty) {
       this.#positionDirty = false;
       // Retried until written; at worst documents are replayed.
-      if (!await writePositions(this.#dir, this.#positions)) {
-        this.#positionDirty = true;
-      }
+      const written = await writePositions(this.#dir, this.#positions);
+      if (!written) this.#positionDirty = true;
       await this.#collect();
-      if (this.#positionDirty) await abortableSleep(100);
-      if (this.#closed && this.#positionDirty) break;
+      if (this.#closed) {
+        if (!written) break;
+        continue;
+      }
+      // Advances meanwhile are written together with the next write.
+      await abortableSleep(POSITION_WRITE_MS, this.#closeSignal.signal);
     }
     this.#positionWrite = undefined;
   }
