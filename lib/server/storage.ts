@@ -34,7 +34,7 @@ export interface StorageOptions {
  * acknowledged from the spool meanwhile, so this costs only how soon they
  * show in the store, and saves a write per document under load.
  */
-export const STORE_LINGER_MS = 50;
+export const STORE_LINGER_MS = 200;
 
 /** The file in the spool directory that keeps dead-lettered documents. */
 export const DEAD_LETTER_FILE = "dead-letter.jsonl";
