@@ -14,7 +14,7 @@ import type { ReceivedDocument } from "../store/mod.ts";
 import { abortableSleep, writeAll } from "../shared/mod.ts";
 import {
   decodeSegment,
-  encodeRecord,
+  RecordBuffer,
   SEGMENT_SUFFIX,
   segmentName,
 } from "./spool_record.ts";
@@ -22,14 +22,6 @@ import { readPositions, writePositions } from "./spool_positions.ts";
 
 /** Bytes a spool segment grows to before the next one is started. */
 export const DEFAULT_SEGMENT_BYTES = 4 * 1024 * 1024;
-
-/**
- * The stores' positions are written at most this often, in ms, and once
- * more at close. They are behind `ok` (a stale one only makes a restart
- * replay documents, which the stores take idempotently), so a write (a
- * file and a rename) per store batch bought nothing.
- */
-export const POSITION_WRITE_MS = 200;
 
 /** Options for {@linkcode Spool.open}. */
 export interface SpoolOptions {
@@ -111,8 +103,9 @@ export class Spool {
   readonly #segments: Segment[];
   #file: Deno.FsFile | undefined;
   #next: number;
-  #pending: Uint8Array[] = [];
-  #pendingBytes = 0;
+  // Appends go to #pending while #spare's records are being written.
+  #pending = new RecordBuffer();
+  #spare = new RecordBuffer();
   #durable: number;
   // One promise per group, not per document: the group being written
   // (records up to #writingLast) and the next one.
@@ -124,7 +117,6 @@ export class Spool {
   readonly #positions: Map<string, number>;
   #positionWrite: Promise<void> | undefined;
   #positionDirty = false;
-  readonly #closeSignal = new AbortController();
   #room: PromiseWithResolvers<void> | undefined;
   #closed = false;
 
@@ -192,7 +184,7 @@ export class Spool {
   /** Bytes held in segments (synced or not). */
   get bytes(): number {
     return this.#segments.reduce((n, s) => n + s.bytes, 0) +
-      this.#pendingBytes;
+      this.#pending.length;
   }
 
   /** Documents some store does not hold yet. */
@@ -223,9 +215,7 @@ export class Spool {
    */
   append(doc: ReceivedDocument): number {
     if (this.#closed) throw new SpoolError("The spool is closed");
-    const record = encodeRecord(doc);
-    this.#pending.push(record);
-    this.#pendingBytes += record.length;
+    this.#pending.append(doc);
     const seq = this.#next++;
     this.#flushing ??= this.#flush();
     return seq;
@@ -245,10 +235,9 @@ export class Spool {
 
   /**
    * Records that `store` holds every document before `seq`; segments every
-   * store is past are deleted. The position file is rewritten within
-   * {@linkcode POSITION_WRITE_MS} (without a sync: after a crash or a power
-   * loss a store may be sent documents again, which stores take
-   * idempotently).
+   * store is past are deleted. The position file is rewritten (without a
+   * sync: after a power loss a store may be sent documents again, which
+   * stores take idempotently).
    */
   advance(store: string, seq: number): void {
     const was = this.#positions.get(store);
@@ -266,7 +255,6 @@ export class Spool {
   /** Writes what is pending, persists positions and closes the file. */
   async close(): Promise<void> {
     this.#closed = true;
-    this.#closeSignal.abort();
     while (this.#flushing || this.#positionWrite) {
       await this.#flushing?.catch(() => {});
       await this.#positionWrite;
@@ -283,13 +271,13 @@ export class Spool {
     // would pay. Under load groups form anyway: whatever arrives while a
     // group is being synced is the next group.
     await Promise.resolve();
-    while (this.#pending.length > 0) {
+    while (this.#pending.count > 0) {
       const records = this.#pending;
-      const bytes = this.#pendingBytes;
-      this.#pending = [];
-      this.#pendingBytes = 0;
+      const bytes = records.length;
+      this.#pending = this.#spare;
+      this.#spare = records;
       const last = this.#next - 1;
-      const first = last - records.length + 1;
+      const first = last - records.count + 1;
       this.#writing = this.#nextGroup;
       this.#nextGroup = undefined;
       this.#writingLast = last;
@@ -297,11 +285,15 @@ export class Spool {
       try {
         const file = await this.#segmentFor(first);
         segment = this.#segments.at(-1)!;
-        await writeAll(file, concat(records, bytes));
+        await writeAll(file, records.view());
         if (!this.#o.noSync) await file.syncData();
       } catch (error) {
-        this.#pending = [...records, ...this.#pending];
-        this.#pendingBytes += bytes;
+        // Kept in order, the failed group first.
+        const newer = this.#pending;
+        records.appendAll(newer);
+        newer.clear();
+        this.#pending = records;
+        this.#spare = newer;
         this.#failure = error as Error;
         const failure = new SpoolError(
           `Cannot write spool ${this.#dir}: ${(error as Error).message}`,
@@ -323,6 +315,7 @@ export class Spool {
         continue;
       }
       this.#failure = undefined;
+      records.clear();
       segment!.end = last + 1;
       segment!.bytes += bytes;
       this.#durable = last;
@@ -366,15 +359,12 @@ export class Spool {
     while (this.#positionDirty) {
       this.#positionDirty = false;
       // Retried until written; at worst documents are replayed.
-      const written = await writePositions(this.#dir, this.#positions);
-      if (!written) this.#positionDirty = true;
-      await this.#collect();
-      if (this.#closed) {
-        if (!written) break;
-        continue;
+      if (!await writePositions(this.#dir, this.#positions)) {
+        this.#positionDirty = true;
       }
-      // Advances meanwhile are written together with the next write.
-      await abortableSleep(POSITION_WRITE_MS, this.#closeSignal.signal);
+      await this.#collect();
+      if (this.#positionDirty) await abortableSleep(100);
+      if (this.#closed && this.#positionDirty) break;
     }
     this.#positionWrite = undefined;
   }
@@ -404,7 +394,7 @@ export class Spool {
     // Everything is stored: start the next group in a fresh segment so the
     // current one can go.
     if (
-      current && current.end <= min && this.#pending.length === 0 &&
+      current && current.end <= min && this.#pending.count === 0 &&
       this.#file && current.bytes > 0 && !this.#flushing
     ) {
       this.#file.close();
@@ -475,15 +465,4 @@ async function syncDir(dir: string): Promise<void> {
   } catch {
     // Best effort.
   }
-}
-
-function concat(parts: Uint8Array[], bytes: number): Uint8Array {
-  if (parts.length === 1) return parts[0];
-  const out = new Uint8Array(bytes);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
