@@ -7,12 +7,7 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import {
-  type Logger,
-  NetstringError,
-  NetstringParser,
-  settleWithin,
-} from "../shared/mod.ts";
+import { type Logger, NetstringError, NetstringParser } from "../shared/mod.ts";
 import type { BlockTemplate } from "../shared/mod.ts";
 import type { ReceivedDocument } from "../store/mod.ts";
 import { errAnswer, okAnswers, writeQuietly } from "./answers.ts";
@@ -84,6 +79,9 @@ interface Batch {
 }
 
 const READ_BUFFER_BYTES = 8 * 1024;
+/** Read buffers kept for reuse at most (a fresh one per connection faults in fresh pages). */
+const READ_BUFFER_POOL_SIZE = 256;
+const readBuffers: Uint8Array[] = [];
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 /** Lowercase hex SHA-256 of a string's UTF-8 bytes. */
@@ -121,11 +119,13 @@ export class Connection {
   readonly #parser: NetstringParser;
   readonly #batch: Batch = { count: 0 };
   readonly #onFrame = (frame: Uint8Array) => this.#frame(frame);
-  // One timer per idle period, not one per frame: a frame only moves the
-  // deadline, and the timer re-arms itself for what is left of it.
-  #deadline = 0;
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #ageTimer: ReturnType<typeof setTimeout> | undefined;
+  // No timer of its own: the server's sweep (sweep.ts) calls
+  // `checkDeadlines`, and a frame only moves the idle deadline.
+  readonly #openedAt: number;
+  #deadline: number;
+  // Set while the connection waits for its answers after its input ended.
+  #finishBy = 0;
+  #gaveUp: PromiseWithResolvers<void> | undefined;
   #timedOut = false;
   #old = false;
   #handshaken = false;
@@ -150,6 +150,8 @@ export class Connection {
     this.ip = ip;
     this.port = (conn.remoteAddr as Deno.NetAddr).port;
     this.#idleSince = performance.now();
+    this.#openedAt = Date.now();
+    this.#deadline = this.#openedAt + settings.idleTimeoutMs;
     this.#parser = new NetstringParser({
       maxFrameBytes: settings.maxFrameBytes,
       views: true,
@@ -162,7 +164,6 @@ export class Connection {
    * closes it. Call {@linkcode Connection.report} once the slot is free.
    */
   async serve(): Promise<void> {
-    this.#startTimers();
     try {
       await this.#read();
     } catch (error) {
@@ -224,53 +225,58 @@ export class Connection {
     } else this.#s.log.warn(line);
   }
 
-  #startTimers() {
-    const idleMs = this.#s.idleTimeoutMs;
-    this.#deadline = Date.now() + idleMs;
-    this.#timer = setTimeout(this.#expire, idleMs);
-    const ageMs = this.#s.maxConnectionAgeMs;
-    if (ageMs > 0) this.#ageTimer = setTimeout(this.#retire, ageMs);
-  }
-
-  readonly #expire = () => {
-    const left = this.#deadline - Date.now();
-    if (left > 0) {
-      this.#timer = setTimeout(this.#expire, left);
+  /**
+   * Acts on the deadlines that passed by `now` (`Date.now()`): no complete
+   * frame within the idle timeout closes the connection; past its age it
+   * ends at the next frame boundary (now if between frames, else once the
+   * frame in progress completes); once its input ended, it stops waiting
+   * for its answers after the store wait.
+   */
+  checkDeadlines(now: number): void {
+    if (this.#ending) {
+      if (this.#gaveUp && now >= this.#finishBy) this.#gaveUp.resolve();
       return;
     }
-    this.#timedOut = true;
-    closeQuietly(this.#conn);
-  };
-
-  // Past its age a connection ends at the next frame boundary: now if it
-  // is between frames, else once the frame in progress completes.
-  readonly #retire = () => {
-    this.#old = true;
-    if (this.#parser.idle) closeQuietly(this.#conn);
-  };
+    if (now >= this.#deadline) {
+      this.#timedOut = true;
+      closeQuietly(this.#conn);
+      return;
+    }
+    const ageMs = this.#s.maxConnectionAgeMs;
+    if (!this.#old && ageMs > 0 && now - this.#openedAt >= ageMs) {
+      this.#old = true;
+      if (this.#parser.idle) closeQuietly(this.#conn);
+    }
+  }
 
   async #read(): Promise<void> {
     // The handshake runs under the idle timer: a peer that stalls it is
     // closed like one that stalls a frame, and it held a slot meanwhile.
     await this.#conn.handshake?.();
     this.#handshaken = true;
-    const buffer = new Uint8Array(READ_BUFFER_BYTES);
+    // Nothing holds a view into the buffer once a read settled and its
+    // frames were handled, so the next connection may reuse it.
+    const buffer = readBuffers.pop() ?? new Uint8Array(READ_BUFFER_BYTES);
     const batch = this.#batch;
-    while (true) {
-      const full = this.#s.room?.();
-      if (full) await full;
-      const n = await this.#conn.read(buffer);
-      if (n === null) {
-        this.#parser.end();
-        return;
+    try {
+      while (true) {
+        const full = this.#s.room?.();
+        if (full) await full;
+        const n = await this.#conn.read(buffer);
+        if (n === null) {
+          this.#parser.end();
+          return;
+        }
+        batch.count = 0;
+        batch.durable = undefined;
+        try {
+          this.#parser.push(buffer.subarray(0, n), this.#onFrame);
+        } finally {
+          this.#answer(batch.count, batch.durable);
+        }
       }
-      batch.count = 0;
-      batch.durable = undefined;
-      try {
-        this.#parser.push(buffer.subarray(0, n), this.#onFrame);
-      } finally {
-        this.#answer(batch.count, batch.durable);
-      }
+    } finally {
+      if (readBuffers.length < READ_BUFFER_POOL_SIZE) readBuffers.push(buffer);
     }
   }
 
@@ -336,9 +342,8 @@ export class Connection {
   /** Queues the refusal, if any, waits (bounded) for the answers, closes. */
   async #finish() {
     this.#ending = true;
-    clearTimeout(this.#timer);
-    clearTimeout(this.#ageTimer);
     const reason = this.#reason;
+    let owed = this.#unanswered > 0;
     if (
       reason !== undefined && reason !== "idle_timeout" && reason !== "max_age"
     ) {
@@ -346,9 +351,16 @@ export class Connection {
       this.#answering = this.#answering.then(() =>
         this.#broken ? undefined : writeQuietly(this.#conn, refusal)
       );
+      owed = true;
     }
     const waitMs = this.#s.storeWaitMs;
-    if (waitMs > 0) await settleWithin(this.#answering, waitMs);
+    if (waitMs > 0 && owed) {
+      // Bounded by the sweep (checkDeadlines), not by a timer of its own;
+      // with every answer written already there is nothing to wait for.
+      this.#finishBy = Date.now() + waitMs;
+      this.#gaveUp = Promise.withResolvers();
+      await Promise.race([this.#answering, this.#gaveUp.promise]);
+    }
     closeQuietly(this.#conn);
   }
 

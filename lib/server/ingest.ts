@@ -16,6 +16,7 @@ import type { ReceivedDocument } from "../store/mod.ts";
 import type { AllowList } from "./cidr.ts";
 import { Admission, DEFAULT_MAX_CONNECTIONS_PER_IP } from "./admission.ts";
 import { Slots } from "./slots.ts";
+import { Sweep, sweepPeriod } from "./sweep.ts";
 import {
   closeQuietly,
   Connection,
@@ -181,6 +182,7 @@ export class IngestServer {
   readonly #admission: Admission;
   readonly #log: Logger;
   readonly #fullWarning: RepeatGate;
+  readonly #sweep: Sweep;
   #closing = false;
   #idle: PromiseWithResolvers<void> | undefined;
 
@@ -221,6 +223,19 @@ export class IngestServer {
       log: this.#log,
       now,
     });
+    this.#sweep = new Sweep(
+      sweepPeriod([
+        idleTimeoutMs,
+        this.#settings.maxConnectionAgeMs,
+        this.#settings.storeWaitMs,
+      ]),
+      () => {
+        const now = Date.now();
+        for (const connection of this.#slots.open) {
+          connection.checkDeadlines(now);
+        }
+      },
+    );
     this.#fullWarning = new RepeatGate({
       burst: 1,
       intervalMs: FULL_WARNING_MS,
@@ -306,10 +321,12 @@ export class IngestServer {
     const connection = new Connection(conn, ip, this.#settings);
     const slots = this.#slots;
     slots.take(connection);
+    this.#sweep.hold();
     this.stats.active = slots.open.size;
     try {
       await connection.serve();
     } finally {
+      this.#sweep.release();
       slots.free(connection);
       this.#admission.release(ip);
       this.stats.active = slots.open.size;

@@ -14,7 +14,7 @@ import type { ReceivedDocument } from "../store/mod.ts";
 import { abortableSleep, writeAll } from "../shared/mod.ts";
 import {
   decodeSegment,
-  encodeRecord,
+  RecordBuffer,
   SEGMENT_SUFFIX,
   segmentName,
 } from "./spool_record.ts";
@@ -103,8 +103,9 @@ export class Spool {
   readonly #segments: Segment[];
   #file: Deno.FsFile | undefined;
   #next: number;
-  #pending: Uint8Array[] = [];
-  #pendingBytes = 0;
+  // Appends go to #pending while #spare's records are being written.
+  #pending = new RecordBuffer();
+  #spare = new RecordBuffer();
   #durable: number;
   // One promise per group, not per document: the group being written
   // (records up to #writingLast) and the next one.
@@ -183,7 +184,7 @@ export class Spool {
   /** Bytes held in segments (synced or not). */
   get bytes(): number {
     return this.#segments.reduce((n, s) => n + s.bytes, 0) +
-      this.#pendingBytes;
+      this.#pending.length;
   }
 
   /** Documents some store does not hold yet. */
@@ -214,9 +215,7 @@ export class Spool {
    */
   append(doc: ReceivedDocument): number {
     if (this.#closed) throw new SpoolError("The spool is closed");
-    const record = encodeRecord(doc);
-    this.#pending.push(record);
-    this.#pendingBytes += record.length;
+    this.#pending.append(doc);
     const seq = this.#next++;
     this.#flushing ??= this.#flush();
     return seq;
@@ -272,13 +271,13 @@ export class Spool {
     // would pay. Under load groups form anyway: whatever arrives while a
     // group is being synced is the next group.
     await Promise.resolve();
-    while (this.#pending.length > 0) {
+    while (this.#pending.count > 0) {
       const records = this.#pending;
-      const bytes = this.#pendingBytes;
-      this.#pending = [];
-      this.#pendingBytes = 0;
+      const bytes = records.length;
+      this.#pending = this.#spare;
+      this.#spare = records;
       const last = this.#next - 1;
-      const first = last - records.length + 1;
+      const first = last - records.count + 1;
       this.#writing = this.#nextGroup;
       this.#nextGroup = undefined;
       this.#writingLast = last;
@@ -286,11 +285,15 @@ export class Spool {
       try {
         const file = await this.#segmentFor(first);
         segment = this.#segments.at(-1)!;
-        await writeAll(file, concat(records, bytes));
+        await writeAll(file, records.view());
         if (!this.#o.noSync) await file.syncData();
       } catch (error) {
-        this.#pending = [...records, ...this.#pending];
-        this.#pendingBytes += bytes;
+        // Kept in order, the failed group first.
+        const newer = this.#pending;
+        records.appendAll(newer);
+        newer.clear();
+        this.#pending = records;
+        this.#spare = newer;
         this.#failure = error as Error;
         const failure = new SpoolError(
           `Cannot write spool ${this.#dir}: ${(error as Error).message}`,
@@ -312,6 +315,7 @@ export class Spool {
         continue;
       }
       this.#failure = undefined;
+      records.clear();
       segment!.end = last + 1;
       segment!.bytes += bytes;
       this.#durable = last;
@@ -390,7 +394,7 @@ export class Spool {
     // Everything is stored: start the next group in a fresh segment so the
     // current one can go.
     if (
-      current && current.end <= min && this.#pending.length === 0 &&
+      current && current.end <= min && this.#pending.count === 0 &&
       this.#file && current.bytes > 0 && !this.#flushing
     ) {
       this.#file.close();
@@ -461,15 +465,4 @@ async function syncDir(dir: string): Promise<void> {
   } catch {
     // Best effort.
   }
-}
-
-function concat(parts: Uint8Array[], bytes: number): Uint8Array {
-  if (parts.length === 1) return parts[0];
-  const out = new Uint8Array(bytes);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }

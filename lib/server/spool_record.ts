@@ -23,15 +23,91 @@ export function segmentName(first: number): string {
   return `${String(first).padStart(16, "0")}${SEGMENT_SUFFIX}`;
 }
 
-/** One document as a record, ready to append to a segment. */
-export function encodeRecord(doc: ReceivedDocument): Uint8Array {
-  const body = encoder.encode(JSON.stringify(encodeDoc(doc)));
-  const record = new Uint8Array(HEADER_BYTES + body.length);
-  const view = new DataView(record.buffer);
-  view.setUint32(0, body.length, true);
-  view.setUint32(4, crc32(body), true);
-  record.set(body, HEADER_BYTES);
-  return record;
+/** A {@linkcode RecordBuffer}'s size when empty, in bytes. */
+const RECORD_BUFFER_BYTES = 64 * 1024;
+/** A buffer grown past this (a burst) is let go once its group is written. */
+const RECORD_BUFFER_KEEP_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Records encoded back to back into one reused buffer: a group of
+ * documents becomes one write with no allocation or copy per record (a
+ * record array joined per group cost a page-faulting allocation each time).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { decodeSegment, RecordBuffer } from "./spool_record.ts";
+ *
+ * const doc = { payload: "<p>1</p>", hash: "ab", block: 1n, ip: "::1",
+ *   port: 1, receivedAt: 0, server: "s" };
+ * const records = new RecordBuffer();
+ * records.append(doc);
+ * records.append(doc);
+ * assert.equal(records.count, 2);
+ * assert.deepEqual(decodeSegment(records.view()).docs, [doc, doc]);
+ * ```
+ */
+export class RecordBuffer {
+  #bytes = new Uint8Array(RECORD_BUFFER_BYTES);
+  #view = new DataView(this.#bytes.buffer);
+  #length = 0;
+  #count = 0;
+
+  /** Bytes of the records held. */
+  get length(): number {
+    return this.#length;
+  }
+
+  /** Records held. */
+  get count(): number {
+    return this.#count;
+  }
+
+  /** Appends one document as a record. */
+  append(doc: ReceivedDocument): void {
+    const json = JSON.stringify(encodeDoc(doc));
+    // UTF-8 takes at most 3 bytes per UTF-16 code unit.
+    this.#reserve(HEADER_BYTES + json.length * 3);
+    const at = this.#length;
+    const body = this.#bytes.subarray(at + HEADER_BYTES);
+    const { written } = encoder.encodeInto(json, body);
+    this.#view.setUint32(at, written, true);
+    this.#view.setUint32(at + 4, crc32(body.subarray(0, written)), true);
+    this.#length = at + HEADER_BYTES + written;
+    this.#count++;
+  }
+
+  /** Appends the records of `other`, in order. */
+  appendAll(other: RecordBuffer): void {
+    this.#reserve(other.length);
+    this.#bytes.set(other.view(), this.#length);
+    this.#length += other.length;
+    this.#count += other.count;
+  }
+
+  /** The records, valid until the next change. */
+  view(): Uint8Array {
+    return this.#bytes.subarray(0, this.#length);
+  }
+
+  /** Empties it, letting go of a buffer a burst made large. */
+  clear(): void {
+    this.#length = 0;
+    this.#count = 0;
+    if (this.#bytes.length > RECORD_BUFFER_KEEP_BYTES) {
+      this.#bytes = new Uint8Array(RECORD_BUFFER_BYTES);
+      this.#view = new DataView(this.#bytes.buffer);
+    }
+  }
+
+  #reserve(extra: number) {
+    const need = this.#length + extra;
+    if (need <= this.#bytes.length) return;
+    const bytes = new Uint8Array(Math.max(need, this.#bytes.length * 2));
+    bytes.set(this.view());
+    this.#bytes = bytes;
+    this.#view = new DataView(bytes.buffer);
+  }
 }
 
 /**
@@ -40,11 +116,13 @@ export function encodeRecord(doc: ReceivedDocument): Uint8Array {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { decodeSegment, encodeRecord } from "./spool_record.ts";
+ * import { decodeSegment, RecordBuffer } from "./spool_record.ts";
  *
  * const doc = { payload: "<p>1</p>", hash: "ab", block: 1n, ip: "::1",
  *   port: 1, receivedAt: 0, server: "s" };
- * const record = encodeRecord(doc);
+ * const records = new RecordBuffer();
+ * records.append(doc);
+ * const record = records.view().slice();
  * const torn = new Uint8Array([...record, ...record.subarray(0, 5)]);
  * const { docs, validBytes } = decodeSegment(torn);
  * assert.deepEqual(docs, [doc]);

@@ -34,7 +34,16 @@ export interface StorageOptions {
  * acknowledged from the spool meanwhile, so this costs only how soon they
  * show in the store, and saves a write per document under load.
  */
-export const STORE_LINGER_MS = 10;
+export const STORE_LINGER_MS = 200;
+
+/**
+ * Documents a working store may lag behind the spool before the server
+ * stops reading until it is halfway caught up. The spool keeps every
+ * document either way; this keeps the backlog small enough for shutdown's
+ * flush to store it, instead of acknowledging faster than the store writes.
+ * A store that is failing is not waited for (the spool is for outages).
+ */
+export const STORE_MAX_LAG = 10_000;
 
 /** The file in the spool directory that keeps dead-lettered documents. */
 export const DEAD_LETTER_FILE = "dead-letter.jsonl";
@@ -151,9 +160,19 @@ export class Storage {
     return this.spool.synced(seq);
   }
 
-  /** Resolves once the spool has room again; undefined while it has. */
+  /**
+   * Resolves once the spool has room again and no working store lags
+   * more than {@linkcode STORE_MAX_LAG} documents behind; undefined while
+   * that holds.
+   */
   room(): Promise<void> | undefined {
-    return this.spool.room();
+    const full = this.spool.room();
+    if (full) return full;
+    for (const queue of this.queues) {
+      const behind = queue.behind(STORE_MAX_LAG);
+      if (behind) return behind;
+    }
+    return undefined;
   }
 
   /** Live counters per store, keyed by store name (`mysql`, ...). */

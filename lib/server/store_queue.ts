@@ -127,6 +127,11 @@ export class StoreQueue {
   #pushed = 0;
   #left = 0;
   #waiters = new Deque<{ seq: number; resolve: () => void }>();
+  // While the store writes but more slowly than documents arrive: see
+  // `behind`. An outage (`#failing`) never holds intake back.
+  #failing = false;
+  #lag: PromiseWithResolvers<void> | undefined;
+  #lagLow = 0;
   readonly #done: Promise<void>;
 
   /** Creates the queue and starts its writer loop. */
@@ -215,6 +220,26 @@ export class StoreQueue {
     );
   }
 
+  /**
+   * Resolves once at most `maxQueued / 2` documents wait, while more than
+   * `maxQueued` do and the store is writing (not failing, not closing);
+   * `undefined` otherwise. For a caller that acknowledges from elsewhere
+   * (the spool) to stop reading while a working store falls behind: a
+   * backlog larger than shutdown can store would be left to the next start.
+   */
+  behind(maxQueued: number): Promise<void> | undefined {
+    if (this.#failing || this.#closing || this.#size() <= maxQueued) {
+      return undefined;
+    }
+    this.#lagLow = Math.floor(maxQueued / 2);
+    return (this.#lag ??= Promise.withResolvers()).promise;
+  }
+
+  #releaseLag() {
+    this.#lag?.resolve();
+    this.#lag = undefined;
+  }
+
   #leave(count: number) {
     this.#left += count;
     this.#o.onLeft?.(this.#left);
@@ -229,6 +254,7 @@ export class StoreQueue {
    */
   async close(timeoutMs: number): Promise<CloseReport> {
     this.#closing = true;
+    this.#releaseLag();
     this.#wake?.();
     await settleWithin(this.#done, timeoutMs);
     this.#stopped = true;
@@ -321,6 +347,7 @@ export class StoreQueue {
         this.#updateQueued();
         this.#batchLimit = Math.min(this.#batchLimit * 2, this.#o.maxBatch);
         failures = 0;
+        this.#failing = false;
       } catch (error) {
         if (
           error instanceof StoreError && error.kind === "rejected" &&
@@ -436,6 +463,7 @@ export class StoreQueue {
 
   #updateQueued() {
     this.stats.queued = this.#size();
+    if (this.#lag && this.stats.queued <= this.#lagLow) this.#releaseLag();
   }
 
   #idle(): Promise<void> {
@@ -452,6 +480,8 @@ export class StoreQueue {
    * so a fleet does not retry a restarted store in lockstep).
    */
   async #retryLater(error: unknown, failures: number): Promise<void> {
+    this.#failing = true;
+    this.#releaseLag();
     const backoff = {
       initialMs: this.#o.minBackoffMs,
       maxMs: this.#o.maxBackoffMs,

@@ -308,3 +308,40 @@ Deno.test("queue: a store that refuses every document holds them all, fails, and
   assert.equal(lefts.at(-1), 30);
   await queue.close(1000);
 });
+
+Deno.test("behind: a working store that falls behind holds intake back until halfway caught up; a failing one never does", async () => {
+  const writer = new ScriptedWriter();
+  writer.gate = Promise.withResolvers();
+  const queue = new StoreQueue({
+    name: "memory",
+    open: () => Promise.resolve(writer),
+    maxBatch: 2,
+    minBackoffMs: 10,
+    maxBackoffMs: 10,
+  });
+  try {
+    for (const doc of await docs(10)) queue.push(doc);
+    assert.equal(queue.behind(20), undefined, "within the bound");
+    const behind = queue.behind(4);
+    assert.ok(behind, "10 queued against a bound of 4");
+    let released = false;
+    behind.then(() => released = true);
+    // Batches of 2: released once at most 2 (half the bound) still wait.
+    writer.gate.resolve();
+    writer.gate = undefined;
+    await behind;
+    assert.ok(released);
+    assert.ok(queue.stats.queued <= 2, `${queue.stats.queued} still queued`);
+    await waitFor(() => writer.stored.size === 10);
+
+    // An outage: the spool is for that, so intake goes on.
+    writer.down = true;
+    for (const doc of await docs(10, 100)) queue.push(doc);
+    await waitFor(() => queue.stats.errors > 0);
+    assert.equal(queue.behind(4), undefined);
+    writer.down = false;
+    await waitFor(() => writer.stored.size === 20);
+  } finally {
+    await queue.close(1000);
+  }
+});
