@@ -26,60 +26,18 @@ import {
   type StoreQueueStats,
 } from "./store_health.ts";
 
+import {
+  type CloseReport,
+  DEFAULT_MAX_BACKOFF_MS,
+  DEFAULT_MAX_BATCH,
+  DEFAULT_MAX_BATCH_BYTES,
+  DEFAULT_MIN_BACKOFF_MS,
+  DEFAULT_STORE_QUEUE_CAPACITY,
+  type StoreQueueOptions,
+} from "./store_queue_options.ts";
+
 export type { StoreQueueStats } from "./store_health.ts";
-
-/** Documents a {@linkcode StoreQueue} holds at most by default. */
-export const DEFAULT_STORE_QUEUE_CAPACITY = 100_000;
-
-/** Options for {@linkcode StoreQueue}. */
-export interface StoreQueueOptions {
-  /** `mysql`, `redis` or `sqlite`, for logs. */
-  name: string;
-  /** Where the store is, for logs. */
-  describe?: string;
-  /** Opens the store; retried with backoff until it succeeds. */
-  open: () => Promise<StoreWriter>;
-  /**
-   * Documents held at most; when full the oldest is dropped.
-   *
-   * @default {DEFAULT_STORE_QUEUE_CAPACITY}
-   */
-  capacity?: number;
-  /** Documents per write at most. Default 500. */
-  maxBatch?: number;
-  /** Payload bytes per write at most (one document always fits). Default 1 MiB. */
-  maxBatchBytes?: number;
-  /**
-   * How long to wait for more documents before writing a batch smaller
-   * than `maxBatch`, in ms. Only for documents that are durable elsewhere
-   * (the spool): it delays storing, never acknowledging. Default 0.
-   */
-  lingerMs?: number;
-  /** First retry delay in ms, doubled per failure. Default 100. */
-  minBackoffMs?: number;
-  /** Longest retry delay in ms. Default 2000. */
-  maxBackoffMs?: number;
-  /**
-   * Keeps a document the store refused alone while it took the next one;
-   * the queue moves on once this resolves. Without it the document is
-   * logged and skipped.
-   */
-  onDeadLetter?: (doc: ReceivedDocument, error: StoreError) => Promise<void>;
-  /** Told how many documents have left the queue so far, in order. */
-  onLeft?: (left: number) => void;
-  /** Where to log. */
-  log?: Logger;
-  /** Receives each successful batch's latency in ms, e.g. for a histogram. */
-  onLatency?: (ms: number) => void;
-  /** Clock in ms. Defaults to `performance.now`. */
-  now?: () => number;
-}
-
-/** What {@linkcode StoreQueue.close} could not store. */
-export interface CloseReport {
-  /** Documents still unsaved at the deadline, oldest first. */
-  unsaved: ReceivedDocument[];
-}
+export * from "./store_queue_options.ts";
 
 /**
  * Holds documents for one store and writes them in order, in batches: while
@@ -139,11 +97,11 @@ export class StoreQueue {
     this.#o = {
       describe: options.name,
       capacity: DEFAULT_STORE_QUEUE_CAPACITY,
-      maxBatch: 500,
-      maxBatchBytes: 1024 * 1024,
+      maxBatch: DEFAULT_MAX_BATCH,
+      maxBatchBytes: DEFAULT_MAX_BATCH_BYTES,
       lingerMs: 0,
-      minBackoffMs: 100,
-      maxBackoffMs: 2000,
+      minBackoffMs: DEFAULT_MIN_BACKOFF_MS,
+      maxBackoffMs: DEFAULT_MAX_BACKOFF_MS,
       log: silentLogger,
       now: () => performance.now(),
       ...options,

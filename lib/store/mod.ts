@@ -77,4 +77,5 @@ export {
   RedisWriter,
   type RedisWriterOptions,
 } from "./redis_writer.ts";
-export { SqliteReader, SqliteWorkerWriter, SqliteWriter } from "./sqlite.ts";
+export { SqliteWorkerWriter, SqliteWriter } from "./sqlite.ts";
+export { SqliteReader } from "./sqlite_reader.ts";

@@ -14,7 +14,8 @@ import { MysqlWriter } from "./mysql_writer.ts";
 import { describeRedis } from "./redis_connection.ts";
 import { RedisReader } from "./redis_reader.ts";
 import { RedisWriter } from "./redis_writer.ts";
-import { SqliteReader, SqliteWorkerWriter } from "./sqlite.ts";
+import { SqliteWorkerWriter } from "./sqlite.ts";
+import { SqliteReader } from "./sqlite_reader.ts";
 import type { StoreReader, StoreWriter } from "./types.ts";
 
 /** Options for {@linkcode openReader} and {@linkcode writerTargets}. */

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { encodeNetstring } from "../../lib/shared/netstring.ts";
 import { StatsServer } from "../../lib/stats/run_stats.ts";
-import { SqliteReader } from "../../lib/store/sqlite.ts";
+import { SqliteReader } from "../../lib/store/sqlite_reader.ts";
 import { makeDocument } from "../_helpers/db.ts";
 import { freePort, sendRaw, waitFor, waitForPort } from "../_helpers/net.ts";
 import { startServer } from "../_helpers/process.ts";

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { encodeNetstring } from "../../lib/shared/netstring.ts";
-import { SqliteReader } from "../../lib/store/sqlite.ts";
+import { SqliteReader } from "../../lib/store/sqlite_reader.ts";
 import { makeDocument, printedDocuments } from "../_helpers/db.ts";
 import { freePort, sendRaw, waitFor, waitForPort } from "../_helpers/net.ts";
 import { Child } from "../_helpers/process.ts";

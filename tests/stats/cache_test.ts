@@ -4,7 +4,8 @@
 import assert from "node:assert/strict";
 import { AnswerCache } from "../../lib/stats/cache.ts";
 import { createStatsHandler } from "../../lib/stats/handler.ts";
-import { SqliteReader, SqliteWriter } from "../../lib/store/sqlite.ts";
+import { SqliteWriter } from "../../lib/store/sqlite.ts";
+import { SqliteReader } from "../../lib/store/sqlite_reader.ts";
 import { makeDocument } from "../_helpers/db.ts";
 
 function counter(status = 200) {

@@ -6,7 +6,8 @@ import { DatabaseSync } from "node:sqlite";
 import { sha256Hex } from "../../lib/server/ingest.ts";
 import { FleetLedger } from "../../lib/stats/ledger.ts";
 import { MysqlReader, MysqlWriter } from "../../lib/store/mod.ts";
-import { SqliteReader, SqliteWriter } from "../../lib/store/sqlite.ts";
+import { SqliteWriter } from "../../lib/store/sqlite.ts";
+import { SqliteReader } from "../../lib/store/sqlite_reader.ts";
 import type {
   ReceivedDocument,
   StoreReader,

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { SqliteReader, SqliteWriter } from "../../lib/store/sqlite.ts";
+import { SqliteWriter } from "../../lib/store/sqlite.ts";
+import { SqliteReader } from "../../lib/store/sqlite_reader.ts";
 import { StoreError } from "../../lib/store/types.ts";
 import { makeDocument } from "../_helpers/db.ts";
 
