@@ -73,92 +73,16 @@ export function clientMetrics(
       () => answers.becameSilent,
     );
   }
-  const f = follower.stats;
-  r.collect(
-    "eth_client_polls_total",
-    "Head polls made.",
-    "counter",
-    () => stats.polls,
-  );
-  r.collect(
-    "eth_client_rpc_errors_total",
-    "Failed RPC requests and bad messages, by error kind and transport.",
-    "counter",
-    () => [
-      ...Object.entries(stats.errors).map(([kind, n]) =>
-        [{ kind, transport: "http" }, n] as [Labels, number]
-      ),
-      ...Object.entries(ws?.stats.errors ?? {}).map(([kind, n]) =>
-        [{ kind, transport: "ws" }, n] as [Labels, number]
-      ),
-    ],
-  );
-  r.collect(
-    "eth_client_blocks_sent_total",
-    "Documents delivered.",
-    "counter",
-    () => f.sent,
-  );
-  r.collect(
-    "eth_client_blocks_backfilled_total",
-    "Of those, blocks sent to fill a gap (not the head itself).",
-    "counter",
-    () => f.backfilled,
-  );
-  r.collect(
-    "eth_client_blocks_skipped_total",
-    "Blocks never sent because a gap exceeded --max-backfill.",
-    "counter",
-    () => f.skipped,
-  );
-  r.collect(
-    "eth_client_send_failures_total",
-    "Documents no server accepted (retried).",
-    "counter",
-    () => f.sendFailures,
-  );
-  r.collect(
-    "eth_client_stale_heads_total",
-    "Heads below one seen before (lagging nodes); never sent.",
-    "counter",
-    () => f.staleHeads,
-  );
-  r.collect(
-    "eth_client_heads_held_total",
-    "Heads held back until a second answer confirmed a large jump.",
-    "counter",
-    () => guard.stats.held,
-  );
-  r.collect(
-    "eth_client_heads_discarded_total",
-    "Held heads the next answer did not confirm.",
-    "counter",
-    () => guard.stats.discarded,
-  );
-  r.collect(
-    "eth_client_head_block",
-    "Highest head seen.",
-    "gauge",
-    () => Number(f.head ?? -1n),
-  );
-  r.collect(
-    "eth_client_last_sent_block",
-    "Last block sent.",
-    "gauge",
-    () => Number(follower.lastSent ?? -1n),
-  );
-  r.collect(
-    "eth_client_seconds_since_new_head",
-    "Seconds since the head last moved.",
-    "gauge",
-    () => (Date.now() - stats.lastHeadAt) / 1000,
-  );
-  r.collect(
-    "eth_client_stale",
-    "1 while no new head came for --stale-after.",
-    "gauge",
-    () => stats.stale ? 1 : 0,
-  );
+  for (
+    const [name, help, type, read] of followerMetrics(
+      stats,
+      follower,
+      guard,
+      ws,
+    )
+  ) {
+    r.collect(name, help, type, read);
+  }
   if (ws) {
     r.collect(
       "eth_client_ws_connected",
@@ -174,4 +98,111 @@ export function clientMetrics(
     );
   }
   return r;
+}
+
+/** One metric family: name, help, type and how to read it. */
+type Family = [
+  string,
+  string,
+  "counter" | "gauge",
+  () => Iterable<[Labels, number]> | number,
+];
+
+/** The families of the head sources, the follower and the guard, in order. */
+function followerMetrics(
+  stats: PollerStats,
+  follower: BlockFollower,
+  guard: HeadGuard,
+  ws: WsHeads | undefined,
+): Family[] {
+  const f = follower.stats;
+  const errors = (transport: string, counts: Record<string, number>) =>
+    Object.entries(counts).map(([kind, n]) =>
+      [{ kind, transport }, n] as [Labels, number]
+    );
+  return [
+    [
+      "eth_client_polls_total",
+      "Head polls made.",
+      "counter",
+      () => stats.polls,
+    ],
+    [
+      "eth_client_rpc_errors_total",
+      "Failed RPC requests and bad messages, by error kind and transport.",
+      "counter",
+      () => [
+        ...errors("http", stats.errors),
+        ...errors("ws", ws?.stats.errors ?? {}),
+      ],
+    ],
+    ...followCounters(follower, guard).map((
+      [name, help, read],
+    ): Family => [`eth_client_${name}_total`, help, "counter", read]),
+    [
+      "eth_client_head_block",
+      "Highest head seen.",
+      "gauge",
+      () => Number(f.head ?? -1n),
+    ],
+    [
+      "eth_client_last_sent_block",
+      "Last block sent.",
+      "gauge",
+      () => Number(follower.lastSent ?? -1n),
+    ],
+    [
+      "eth_client_seconds_since_new_head",
+      "Seconds since the head last moved.",
+      "gauge",
+      () => (Date.now() - stats.lastHeadAt) / 1000,
+    ],
+    [
+      "eth_client_stale",
+      "1 while no new head came for --stale-after.",
+      "gauge",
+      () => stats.stale ? 1 : 0,
+    ],
+  ];
+}
+
+/** The follower's and the guard's counters: name (within `eth_client_*_total`), help, read. */
+function followCounters(
+  follower: BlockFollower,
+  guard: HeadGuard,
+): [string, string, () => number][] {
+  const f = follower.stats;
+  return [
+    ["blocks_sent", "Documents delivered.", () => f.sent],
+    [
+      "blocks_backfilled",
+      "Of those, blocks sent to fill a gap (not the head itself).",
+      () => f.backfilled,
+    ],
+    [
+      "blocks_skipped",
+      "Blocks never sent because a gap exceeded --max-backfill.",
+      () => f.skipped,
+    ],
+    [
+      "send_failures",
+      "Documents no server accepted (retried).",
+      () => f.sendFailures,
+    ],
+    [
+      "stale_heads",
+      "Heads below one seen before (lagging nodes); never sent.",
+      () => f.staleHeads,
+    ],
+    [
+      "heads_held",
+      "Heads held back until a second answer confirmed a large jump.",
+      () => guard.stats.held,
+    ],
+    [
+      "heads_discarded",
+      "Held heads the next answer did not confirm.",
+      () => guard.stats.discarded,
+    ],
+  ];
 }
