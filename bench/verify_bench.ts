@@ -26,3 +26,27 @@ Deno.bench({
   sha256Hex(DOCUMENT_BYTES);
   formatDataLine("127.0.0.1", 54321, text);
 });
+
+const verbatim = template.verbatim!;
+const printedPrefix = verbatim.prefix.replaceAll("\n", "\\n");
+const printedSuffix = verbatim.suffix.replaceAll("\n", "\\n");
+
+Deno.bench({
+  name: "in-place payload check (match bytes, hash, line)",
+  group: "verify",
+}, () => {
+  const digits = template.matchBytes(DOCUMENT_BYTES);
+  if (digits === undefined) throw new Error("rejected");
+  BigInt(digits);
+  const payload = verbatim.prefix + digits + verbatim.suffix;
+  sha256Hex(DOCUMENT_BYTES);
+  const line = "DATA - 127.0.0.1:54321 - " + printedPrefix + digits +
+    printedSuffix;
+  if (line.length < payload.length) throw new Error("short");
+});
+
+Deno.bench({ name: "match bytes only", group: "verify" }, () => {
+  if (template.matchBytes(DOCUMENT_BYTES) === undefined) {
+    throw new Error("rejected");
+  }
+});

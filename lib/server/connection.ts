@@ -11,7 +11,7 @@ import { type Logger, NetstringError, NetstringParser } from "../shared/mod.ts";
 import type { BlockTemplate } from "../shared/mod.ts";
 import type { ReceivedDocument } from "../store/mod.ts";
 import { errAnswer, okAnswers, writeQuietly } from "./answers.ts";
-import { formatDataLine } from "./output.ts";
+import { dataLineHead, escapeLineBreaks, formatDataLine } from "./output.ts";
 
 /** Why a frame or connection was refused; stable strings for metrics. */
 export type RejectReason =
@@ -83,6 +83,28 @@ const READ_BUFFER_BYTES = 8 * 1024;
 const READ_BUFFER_POOL_SIZE = 256;
 const readBuffers: Uint8Array[] = [];
 const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** A verbatim template's fixed text as printed, built once per template. */
+interface PrintedParts {
+  prefix: string;
+  suffix: string;
+}
+const printedParts = new WeakMap<BlockTemplate, PrintedParts | null>();
+
+function printedPartsOf(template: BlockTemplate): PrintedParts | null {
+  let parts = printedParts.get(template);
+  if (parts === undefined) {
+    const verbatim = template.verbatim;
+    parts = verbatim
+      ? {
+        prefix: escapeLineBreaks(verbatim.prefix),
+        suffix: escapeLineBreaks(verbatim.suffix),
+      }
+      : null;
+    printedParts.set(template, parts);
+  }
+  return parts;
+}
 
 /** Lowercase hex SHA-256 of a string's UTF-8 bytes. */
 export function sha256Hex(data: string | Uint8Array): string {
@@ -364,28 +386,50 @@ export class Connection {
     closeQuietly(this.#conn);
   }
 
+  #lineHeadText: string | undefined;
+
+  /** `DATA - ip:port - `, built at the connection's first document. */
+  #lineHead(): string {
+    return this.#lineHeadText ??= dataLineHead(this.ip, this.port);
+  }
+
   /** Checks, prints and hands on one frame; the problem if refused. */
   #accept(frame: Uint8Array): [RejectReason, string] | undefined {
-    let payload: string;
-    try {
-      payload = utf8.decode(frame);
-    } catch {
-      return ["bad_utf8", `frame of ${frame.length} bytes is not UTF-8`];
-    }
     const template = this.#s.template;
+    // A verbatim template's document is recognised in its bytes: no
+    // decoding, rendering or escaping of the whole payload. Anything the
+    // byte check does not take goes the general way, which decides.
+    const digits = template?.matchBytes(frame);
+    let payload: string;
     let block: bigint | null = null;
-    if (template) {
-      const parsed = template.parse(payload);
-      if (parsed === undefined) {
-        return [
-          "not_a_document",
-          `frame of ${frame.length} bytes is not a block document`,
-        ];
+    if (digits !== undefined) {
+      const verbatim = template!.verbatim!;
+      const printed = printedPartsOf(template!)!;
+      payload = verbatim.prefix + digits + verbatim.suffix;
+      block = BigInt(digits);
+      this.#s.stats.accepted++;
+      this.#s.print(
+        this.#lineHead() + printed.prefix + digits + printed.suffix,
+      );
+    } else {
+      try {
+        payload = utf8.decode(frame);
+      } catch {
+        return ["bad_utf8", `frame of ${frame.length} bytes is not UTF-8`];
       }
-      block = parsed;
+      if (template) {
+        const parsed = template.parse(payload);
+        if (parsed === undefined) {
+          return [
+            "not_a_document",
+            `frame of ${frame.length} bytes is not a block document`,
+          ];
+        }
+        block = parsed;
+      }
+      this.#s.stats.accepted++;
+      this.#s.print(formatDataLine(this.ip, this.port, payload));
     }
-    this.#s.stats.accepted++;
-    this.#s.print(formatDataLine(this.ip, this.port, payload));
     const batch = this.#batch;
     batch.count++;
     const onDocument = this.#s.onDocument;

@@ -32,9 +32,20 @@ export function formatDataLine(
   port: number,
   payload: string,
 ): string {
-  return `DATA - ${formatHostPort({ host: ip, port })} - ${
-    payload.replaceAll("\n", "\\n")
-  }`;
+  return dataLineHead(ip, port) + escapeLineBreaks(payload);
+}
+
+/**
+ * What every {@linkcode formatDataLine} of one peer starts with, so a
+ * connection builds it once.
+ */
+export function dataLineHead(ip: string, port: number): string {
+  return `DATA - ${formatHostPort({ host: ip, port })} - `;
+}
+
+/** Text as a DATA line prints it: every LF as the two characters `\n`. */
+export function escapeLineBreaks(text: string): string {
+  return text.replaceAll("\n", "\\n");
 }
 
 /**

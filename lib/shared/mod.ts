@@ -48,6 +48,7 @@ export {
   MAX_BLOCK,
   TemplateError,
   type TemplateLookupOptions,
+  type VerbatimParts,
 } from "./template.ts";
 
 // JSON-RPC: messages, and a client over ranked endpoints.

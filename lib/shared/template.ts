@@ -96,6 +96,27 @@ export class TemplateError extends Error {
 const MARKER = "\u0000block\u0000";
 const RECENT_RENDERINGS = 256;
 const DIGITS = /^(0|[1-9][0-9]*)/;
+// The one tag a template may hold for the in-place check: it prints the
+// number and nothing else, so the rest of the source is the fixed text.
+const PLAIN_BLOCK_TAG = /<%=\s*it\.block\s*%>/;
+const MAX_BLOCK_DIGITS = String(MAX_BLOCK);
+const utf8 = new TextEncoder();
+
+/**
+ * The fixed text around the number of a template that prints it exactly
+ * once, verbatim: every rendering is `prefix + String(block) + suffix`.
+ */
+export interface VerbatimParts {
+  /** Everything before the number. */
+  readonly prefix: string;
+  /** Everything after the number. */
+  readonly suffix: string;
+}
+
+interface FixedBytes extends VerbatimParts {
+  prefixBytes: Uint8Array;
+  suffixBytes: Uint8Array;
+}
 
 /**
  * A compiled block template. `render` makes the document for a block number;
@@ -116,6 +137,7 @@ export class BlockTemplate {
   readonly #render: (block: bigint | string) => string;
   readonly #prefix: string;
   readonly #recent = new Map<bigint, string>();
+  readonly #fixed: FixedBytes | undefined;
 
   private constructor(source: string, name: string) {
     // autoTrim must stay off: the SPEC vectors keep every newline after a tag.
@@ -135,6 +157,89 @@ export class BlockTemplate {
       );
     }
     this.#prefix = probe.slice(0, at);
+    this.#fixed = this.#verbatim(source, probe, at);
+  }
+
+  // Only a template with no tag but one plain `<%= it.block %>` qualifies:
+  // its output cannot depend on the number other than by printing it, and
+  // the probes below confirm the split. Excluded, so that a byte match and
+  // `parse` of the decoded text always agree: a suffix starting with a
+  // digit (the digit run would not end where the suffix starts), a leading
+  // BOM (the decoder drops it), text that is not well-formed UTF-16 (its
+  // bytes would decode to U+FFFD).
+  #verbatim(source: string, probe: string, at: number): FixedBytes | undefined {
+    const tag = source.indexOf("<%");
+    if (tag < 0 || source.indexOf("<%", tag + 2) >= 0) return undefined;
+    if (PLAIN_BLOCK_TAG.exec(source)?.index !== tag) return undefined;
+    const prefix = this.#prefix;
+    const suffix = probe.slice(at + MARKER.length);
+    if (/^[0-9]/.test(suffix) || prefix.startsWith("\uFEFF")) return undefined;
+    if (!prefix.isWellFormed() || !suffix.isWellFormed()) return undefined;
+    for (const block of [0n, 7n, 21_000_000n, MAX_BLOCK]) {
+      if (this.#render(block) !== prefix + block + suffix) return undefined;
+    }
+    return {
+      prefix,
+      suffix,
+      prefixBytes: utf8.encode(prefix),
+      suffixBytes: utf8.encode(suffix),
+    };
+  }
+
+  /**
+   * The fixed text around the number when this template prints it exactly
+   * once, verbatim (then {@linkcode BlockTemplate.matchBytes} works);
+   * otherwise `undefined`.
+   */
+  get verbatim(): VerbatimParts | undefined {
+    return this.#fixed;
+  }
+
+  /**
+   * Recognises a payload's UTF-8 bytes in place, without decoding or
+   * rendering: the block number's decimal digits when the bytes are
+   * exactly a rendering of this template (then `parse` of their text
+   * returns the same number), else `undefined`, which decides nothing:
+   * the payload may still be a document (of a template that is not
+   * {@linkcode BlockTemplate.verbatim}), so ask `parse`.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { BlockTemplate } from "./template.ts";
+   * const t = BlockTemplate.fromString("<p><%= it.block %></p>");
+   * const bytes = (s: string) => new TextEncoder().encode(s);
+   * assert.equal(t.matchBytes(bytes("<p>42</p>")), "42");
+   * assert.equal(t.matchBytes(bytes("<p>042</p>")), undefined);
+   * ```
+   */
+  matchBytes(frame: Uint8Array): string | undefined {
+    const fixed = this.#fixed;
+    if (fixed === undefined) return undefined;
+    const prefix = fixed.prefixBytes;
+    const suffix = fixed.suffixBytes;
+    const start = prefix.length;
+    const end = frame.length - suffix.length;
+    const count = end - start;
+    if (count < 1 || count > MAX_BLOCK_DIGITS.length) return undefined;
+    // Canonical decimal: no leading zero unless the number is 0.
+    if (frame[start] === 0x30 && count > 1) return undefined;
+    let digits = "";
+    for (let i = start; i < end; i++) {
+      const c = frame[i];
+      if (c < 0x30 || c > 0x39) return undefined;
+      digits += String.fromCharCode(c);
+    }
+    if (count === MAX_BLOCK_DIGITS.length && digits > MAX_BLOCK_DIGITS) {
+      return undefined;
+    }
+    for (let i = 0; i < start; i++) {
+      if (frame[i] !== prefix[i]) return undefined;
+    }
+    for (let i = 0; i < suffix.length; i++) {
+      if (frame[end + i] !== suffix[i]) return undefined;
+    }
+    return digits;
   }
 
   /** Compiles a template from its source text. */
