@@ -115,7 +115,11 @@ function renderSummary(summary) {
     detail.textContent = "no document stored yet";
   }
   const rate = summary.rate;
-  $("rate").textContent = rate.perMinute.toFixed(1);
+  // From the count and window themselves: rounding perMinute's two decimals
+  // again to one could show 16.4 for 17 blocks in 62 s (16.45).
+  $("rate").textContent = rate.seconds > 0
+    ? (rate.blocks / rate.seconds * 60).toFixed(1)
+    : rate.perMinute.toFixed(1);
   $("rate").dataset.blocks = String(rate.blocks);
   $("rate").dataset.seconds = String(rate.seconds);
   $("rate-detail").textContent = rate.seconds > 0
