@@ -85,6 +85,21 @@ export function sqliteStore(settings: Settings): BenchStore {
   };
 }
 
+/** The server's and stats' flags for the local MariaDB's `database` (root, no password). */
+export function localMysqlArgs(database: string): string[] {
+  return [
+    "--use-mysql",
+    "--mysql-host",
+    "127.0.0.1",
+    "--mysql-user",
+    "root",
+    "--mysql-pass",
+    "",
+    "--mysql-db",
+    database,
+  ];
+}
+
 export async function mysqlRedisStore(
   extra: string[] = [],
 ): Promise<BenchStore> {
@@ -102,15 +117,7 @@ export async function mysqlRedisStore(
   return {
     name: "MySQL + Redis",
     args: [
-      "--use-mysql",
-      "--mysql-host",
-      "127.0.0.1",
-      "--mysql-user",
-      "root",
-      "--mysql-pass",
-      "",
-      "--mysql-db",
-      database,
+      ...localMysqlArgs(database),
       "--use-redis",
       "--redis-host",
       "127.0.0.1",

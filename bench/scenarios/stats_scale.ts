@@ -23,6 +23,7 @@ import {
   withProcess,
 } from "../_harness.ts";
 import { judge, type ScenarioResult } from "../_report.ts";
+import { localMysqlArgs } from "../_stores.ts";
 
 const ROUTES = ["/api/gaps", "/api/summary", "/api/series"];
 const FIRST_BLOCK = 20_000_000;
@@ -202,17 +203,7 @@ export async function scenario7(settings: Settings): Promise<ScenarioResult[]> {
   const database = `eth_bench_scale_${randomSuffix()}`;
   stores.push(["MySQL", async () => {
     await fillMysql(database, count);
-    return [
-      "--use-mysql",
-      "--mysql-host",
-      "127.0.0.1",
-      "--mysql-user",
-      "root",
-      "--mysql-pass",
-      "",
-      "--mysql-db",
-      database,
-    ];
+    return localMysqlArgs(database);
   }, () => dropMysql(database)]);
   for (const [name, fill, clean] of stores) {
     try {
