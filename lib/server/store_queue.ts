@@ -100,6 +100,7 @@ export class StoreQueue {
       maxBatch: DEFAULT_MAX_BATCH,
       maxBatchBytes: DEFAULT_MAX_BATCH_BYTES,
       lingerMs: 0,
+      lingerQuietMs: 0,
       minBackoffMs: DEFAULT_MIN_BACKOFF_MS,
       maxBackoffMs: DEFAULT_MAX_BACKOFF_MS,
       log: silentLogger,
@@ -271,13 +272,8 @@ export class StoreQueue {
           // Documents are durable in the spool already: waiting a little
           // for more makes one large write of many small ones (a
           // transaction, a round trip, a message to the SQLite worker each).
-          if (
-            this.#o.lingerMs > 0 && !this.#closing &&
-            this.#items.size < this.#batchLimit
-          ) {
-            await this.#sleep(this.#o.lingerMs);
-            if (this.#stopped) break;
-          }
+          await this.#linger();
+          if (this.#stopped) break;
           this.#batch = this.#take();
         }
       }
@@ -450,6 +446,25 @@ export class StoreQueue {
   }
 
   /** A backoff: only shutdown's deadline cuts it short, not a push. */
+  /**
+   * Waits up to `lingerMs` for a batch to fill, or until no document came
+   * in for `lingerQuietMs`, or the queue closes.
+   */
+  async #linger(): Promise<void> {
+    const { lingerMs, lingerQuietMs } = this.#o;
+    const until = this.#o.now() + lingerMs;
+    let seen = this.#items.size;
+    while (!this.#closing && !this.#stopped && seen < this.#batchLimit) {
+      const left = until - this.#o.now();
+      if (left <= 0) return;
+      await this.#sleep(
+        lingerQuietMs > 0 ? Math.min(left, lingerQuietMs) : left,
+      );
+      if (this.#items.size === seen) return;
+      seen = this.#items.size;
+    }
+  }
+
   async #sleep(ms: number): Promise<void> {
     if (this.#stopped) return;
     const interrupted = new AbortController();

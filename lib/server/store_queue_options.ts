@@ -60,6 +60,14 @@ export interface StoreQueueOptions {
    */
   lingerMs?: number;
   /**
+   * Stops lingering early once no document arrived for this long, in ms, so
+   * a lone document is written soon while a steady stream still gathers
+   * into batches of up to `lingerMs`' worth. 0: always linger `lingerMs`.
+   *
+   * @default {0}
+   */
+  lingerQuietMs?: number;
+  /**
    * First retry delay in ms, doubled per failure.
    *
    * @default {DEFAULT_MIN_BACKOFF_MS}

@@ -84,6 +84,35 @@ Deno.test("queue: documents that arrive during a write become the next batch, in
   assert.ok(writer.closed);
 });
 
+Deno.test("queue: lingering gathers a steady stream into one batch, and a lone document is written once the stream goes quiet", async () => {
+  const writer = new ScriptedWriter();
+  const queue = new StoreQueue({
+    name: "memory",
+    open: () => Promise.resolve(writer),
+    // Far longer than the test: only the quiet gap can end the wait.
+    lingerMs: 60_000,
+    lingerQuietMs: 150,
+  });
+  await waitFor(() => queue.stats.up === 1);
+  const stream = await docs(40);
+  for (const d of stream) {
+    queue.push(d);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  await waitFor(() => queue.stats.stored === 40, { what: "the stream stored" });
+  // A gap of 150 ms between two of 40 pushes 5 ms apart would split it; a
+  // loaded machine may stall once, never after every document.
+  assert.ok(writer.batches.length <= 2, `batches: ${writer.batches.length}`);
+  const [lone] = await docs(1, 100);
+  queue.push(lone);
+  await waitFor(() => queue.stats.stored === 41, {
+    what: "the lone document stored",
+    timeoutMs: 5000,
+  });
+  assert.deepEqual(writer.batches.at(-1), [lone.hash]);
+  assert.deepEqual((await queue.close(1000)).unsaved, []);
+});
+
 Deno.test("queue: an unreachable store is retried; held documents are flushed in order, once", async () => {
   const writer = new ScriptedWriter();
   const lines: string[] = [];
