@@ -120,40 +120,27 @@ export class MysqlWriter implements StoreWriter {
     docs: readonly ReceivedDocument[],
   ): Promise<boolean[]> {
     const order = hashOrder(docs);
-    const [claimed] = await conn.query(
-      {
-        sql: [
-          // Strict, so a payload too long for the column is an error rather
-          // than stored truncated; the table itself is left as it is.
-          "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION'",
-          "START TRANSACTION",
-          "INSERT IGNORE INTO eth_batches (id, created_ms) VALUES (?, ?)",
-          // Not INSERT IGNORE, which would also turn data errors into
-          // truncation: the no-op update keeps only the unique key deciding.
-          ...order.map(() =>
-            "INSERT INTO ethereum_data (hash, payload) VALUES (?, ?) " +
-            "ON DUPLICATE KEY UPDATE id = id"
-          ),
-        ].join(";\n"),
-        timeout: QUERY_TIMEOUT_MS,
-      },
-      [
-        id,
-        Date.now(),
-        ...order.flatMap((i) => [docs[i].hash, docs[i].payload]),
-      ],
-    ) as unknown as [Header[]];
-    if (claimed[2].affectedRows === 0) {
-      // This batch was committed before, but the reply was lost.
-      await conn.query("ROLLBACK");
-      const [rows] = await conn.query(
-        "SELECT results FROM eth_batches WHERE id = ?",
-        [id],
-      ) as unknown as [Row[]];
-      return parseFlags(String(rows[0]?.results ?? ""), docs.length);
-    }
+    // The first copy of each hash in the batch; later copies are never first.
+    const fresh = order.filter((i, k) =>
+      k === 0 || docs[i].hash !== docs[order[k - 1]].hash
+    );
+    // One multi-row insert: its affected rows say only how many rows were
+    // new. All or none settles every document; a mix (a copy another server
+    // stored meanwhile, a replay) is settled one statement per document.
+    let claimed = await this.#claim(conn, id, docs, fresh, true);
+    if (claimed.length === 0) return await this.#stored(conn, id, docs.length);
+    const inserted = claimed[3].affectedRows;
     const firsts = new Array<boolean>(docs.length).fill(false);
-    order.forEach((i, k) => firsts[i] = claimed[k + 3].affectedRows === 1);
+    if (inserted === fresh.length) {
+      for (const i of fresh) firsts[i] = true;
+    } else if (inserted !== 0) {
+      await conn.query("ROLLBACK");
+      claimed = await this.#claim(conn, id, docs, order, false);
+      if (claimed.length === 0) {
+        return await this.#stored(conn, id, docs.length);
+      }
+      order.forEach((i, k) => firsts[i] = claimed[k + 3].affectedRows === 1);
+    }
     const blocks = blockRows(docs, firsts);
     const clients = clientRows(docs);
     await conn.query(
@@ -193,6 +180,57 @@ export class MysqlWriter implements StoreWriter {
       ],
     );
     return firsts;
+  }
+
+  /**
+   * Starts the batch's transaction, records its id and inserts the
+   * documents `rows` (indices into `docs`): in one statement when `together`,
+   * else one each. The statements' headers, or none when the batch was
+   * committed before (its id is taken) and the transaction rolled back.
+   */
+  async #claim(
+    conn: mysql.PoolConnection,
+    id: string,
+    docs: readonly ReceivedDocument[],
+    rows: readonly number[],
+    together: boolean,
+  ): Promise<Header[]> {
+    // Not INSERT IGNORE, which would also turn data errors into truncation:
+    // the no-op update keeps only the unique key deciding.
+    const insert = "INSERT INTO ethereum_data (hash, payload) VALUES ";
+    const noop = " ON DUPLICATE KEY UPDATE id = id";
+    const [headers] = await conn.query(
+      {
+        sql: [
+          // Strict, so a payload too long for the column is an error rather
+          // than stored truncated; the table itself is left as it is.
+          "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION'",
+          "START TRANSACTION",
+          "INSERT IGNORE INTO eth_batches (id, created_ms) VALUES (?, ?)",
+          ...together
+            ? [insert + rows.map(() => "(?, ?)").join(", ") + noop]
+            : rows.map(() => insert + "(?, ?)" + noop),
+        ].join(";\n"),
+        timeout: QUERY_TIMEOUT_MS,
+      },
+      [id, Date.now(), ...rows.flatMap((i) => [docs[i].hash, docs[i].payload])],
+    ) as unknown as [Header[]];
+    if (headers[2].affectedRows !== 0) return headers;
+    await conn.query("ROLLBACK");
+    return [];
+  }
+
+  /** The flags of a batch committed before, whose reply was lost. */
+  async #stored(
+    conn: mysql.PoolConnection,
+    id: string,
+    count: number,
+  ): Promise<boolean[]> {
+    const [rows] = await conn.query(
+      "SELECT results FROM eth_batches WHERE id = ?",
+      [id],
+    ) as unknown as [Row[]];
+    return parseFlags(String(rows[0]?.results ?? ""), count);
   }
 
   /**

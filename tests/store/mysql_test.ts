@@ -195,6 +195,47 @@ Deno.test("mysql: a retried batch returns the same answer and counts once", asyn
   }
 });
 
+Deno.test("mysql: a batch mixing stored and new documents flags each one (all new, all stored, mixed)", async () => {
+  await using db = await TestDatabase.create("store_mixed");
+  const writer = await MysqlWriter.open(db.config());
+  try {
+    const docs = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => makeDocument(3000 + i)),
+    );
+    // All new (one multi-row insert), then all stored, then a mix of the
+    // two with a repeat inside the batch, as a replay or a fleet sends.
+    assert.deepEqual(await writer.save(docs.slice(0, 3)), [true, true, true]);
+    assert.deepEqual(await writer.save(docs.slice(0, 2)), [false, false]);
+    const mixed = [docs[3], docs[0], docs[4], docs[3], docs[2], docs[5]];
+    assert.deepEqual(
+      await writer.save(mixed.map((d) => ({ ...d, server: "mix:1" }))),
+      [true, false, true, false, false, true],
+    );
+    const rows = await db.query(
+      "SELECT hash, server, copies FROM eth_blocks ORDER BY hash",
+    );
+    assert.equal(rows.length, 6);
+    const byHash = new Map(rows.map((r) => [String(r.hash), r]));
+    for (
+      const [i, server, copies] of [
+        [0, "test:1", 3],
+        [2, "test:1", 2],
+        [3, "mix:1", 2],
+        [5, "mix:1", 1],
+      ] as const
+    ) {
+      const row = byHash.get(docs[i].hash)!;
+      assert.deepEqual([row.server, Number(row.copies)], [server, copies]);
+    }
+    const [count] = await db.query(
+      "SELECT COUNT(*) AS n, COUNT(DISTINCT hash) AS d FROM ethereum_data",
+    );
+    assert.deepEqual([Number(count.n), Number(count.d)], [6, 6]);
+  } finally {
+    await writer.close();
+  }
+});
+
 Deno.test("mysql: concurrent writers store each document exactly once", async () => {
   await using db = await TestDatabase.create("store_race");
   const writers = await Promise.all(
