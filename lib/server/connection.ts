@@ -134,6 +134,8 @@ export class Connection {
   readonly ip: string;
   /** The peer's port. */
   readonly port: number;
+  /** Its index among the open connections (`OpenConnections`), -1 if none. */
+  slot = -1;
   readonly #conn: IngestConn;
   readonly #s: ConnectionSettings;
   // Frames are views into the read buffer: #accept is done with them
