@@ -6,7 +6,7 @@
 import type { Redis } from "ioredis";
 import type { RedisConfig } from "./config.ts";
 import { type Logger, silentLogger } from "../shared/mod.ts";
-import { batchId, parseFlags } from "./batch.ts";
+import { batchId, clientRows, parseFlags } from "./batch.ts";
 import {
   connect,
   createClient,
@@ -48,25 +48,30 @@ export interface RedisWriterOptions {
  * trimmed here too, by age and by count, so it stays bounded.
  * KEYS: hashes, ips, blocks, servers, first_seen, last_seen, batches,
  * batch results.
- * ARGV: batch id, max age ms, max entries, then per document: hash, score,
- * ip, block, ms, server.
+ * ARGV: batch id, max age ms, max entries, the number of documents, then per
+ * document: hash, score, block, server; then per client IP: ip, documents,
+ * first ms, last ms (one entry per IP in the batch, as SQL's `eth_clients`).
  */
 const SAVE_SCRIPT = `
 local id = ARGV[1]
 local done = redis.call('HGET', KEYS[8], id)
 if done then return done end
 local out = {}
-for i = 4, #ARGV, 6 do
-  local hash, score, ip, block, ms, server =
-    ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
+local i = 5
+for _ = 1, tonumber(ARGV[4]) do
+  local hash, score, block, server = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   local added = redis.call('ZADD', KEYS[1], 'NX', score, hash)
   if added == 1 then redis.call('HSET', KEYS[4], hash, server) end
   if block ~= '' then redis.call('HSETNX', KEYS[3], hash, block) end
-  redis.call('HINCRBY', KEYS[2], ip, 1)
-  redis.call('HSETNX', KEYS[5], ip, ms)
-  local last = tonumber(redis.call('HGET', KEYS[6], ip) or '0')
-  if tonumber(ms) > last then redis.call('HSET', KEYS[6], ip, ms) end
   out[#out + 1] = added
+  i = i + 4
+end
+for j = i, #ARGV, 4 do
+  local ip, count, first, last = ARGV[j], ARGV[j + 1], ARGV[j + 2], ARGV[j + 3]
+  redis.call('HINCRBY', KEYS[2], ip, count)
+  redis.call('HSETNX', KEYS[5], ip, first)
+  local seen = tonumber(redis.call('HGET', KEYS[6], ip) or '0')
+  if tonumber(last) > seen then redis.call('HSET', KEYS[6], ip, last) end
 end
 local results = table.concat(out)
 local t = redis.call('TIME')
@@ -138,16 +143,24 @@ export class RedisWriter implements StoreWriter {
       batchId(this.#nonce, docs),
       this.#record.maxAgeMs,
       this.#record.maxEntries,
+      docs.length,
     ];
     for (const d of docs) {
       args.push(
         d.hash,
         // SPEC 1.5: the score is Unix time in (fractional) seconds.
         String(d.receivedAt / 1000),
-        d.ip,
         d.block?.toString() ?? "",
-        String(d.receivedAt),
         d.server,
+      );
+    }
+    // Once per client IP, not per document: a batch has few senders.
+    for (const c of clientRows(docs)) {
+      args.push(
+        c.ip,
+        c.documents,
+        String(c.firstSeen),
+        String(c.lastSeen),
       );
     }
     let results: unknown;

@@ -58,6 +58,11 @@ Deno.test("redis: the originals' keys, types and scores (SPEC 1.5)", async () =>
       await c.hget(redis.key("eth:clients:first_seen"), "::1"),
       "1700000002000",
     );
+    // Per address, the batch's earliest and latest receipt.
+    assert.equal(
+      await c.hget(redis.key("eth:clients:first_seen"), "10.0.0.1"),
+      "1700000000123",
+    );
     const keys = await redis.keys();
     assert.deepEqual(
       keys.map((k) => k.slice(redis.prefix.length)),
