@@ -445,7 +445,6 @@ export class StoreQueue {
     await this.#sleep(backoffDelay(failures, backoff));
   }
 
-  /** A backoff: only shutdown's deadline cuts it short, not a push. */
   /**
    * Waits up to `lingerMs` for a batch to fill, or until no document came
    * in for `lingerQuietMs`, or the queue closes.
@@ -465,6 +464,7 @@ export class StoreQueue {
     }
   }
 
+  /** A backoff or a linger: only shutdown's deadline cuts it short, not a push. */
   async #sleep(ms: number): Promise<void> {
     if (this.#stopped) return;
     const interrupted = new AbortController();
