@@ -157,7 +157,7 @@ export class Storage {
         // The spool holds every document: batches may gather for a while.
         lingerMs: STORE_LINGER_MS,
         lingerQuietMs: STORE_QUIET_MS,
-        maxBatch: STORE_MAX_BATCH,
+        maxBatch: Math.min(STORE_MAX_BATCH, t.maxBatch ?? Infinity),
         maxBatchBytes: STORE_MAX_BATCH_BYTES,
         log,
         onLatency: onLatency && ((ms) => onLatency(t.name, ms)),

@@ -13,7 +13,7 @@ import { MysqlReader } from "./mysql_reader.ts";
 import { MysqlWriter } from "./mysql_writer.ts";
 import { describeRedis } from "./redis_connection.ts";
 import { RedisReader } from "./redis_reader.ts";
-import { RedisWriter } from "./redis_writer.ts";
+import { REDIS_MAX_BATCH, RedisWriter } from "./redis_writer.ts";
 import { SqliteWorkerWriter } from "./sqlite.ts";
 import { SqliteReader } from "./sqlite_reader.ts";
 import type { StoreReader, StoreWriter } from "./types.ts";
@@ -32,6 +32,8 @@ export interface WriterTarget {
   describe: string;
   /** Connects and prepares tables; throws a `StoreError` when it cannot. */
   open(): Promise<StoreWriter>;
+  /** Documents per save at most, when the store needs a bound of its own. */
+  maxBatch?: number;
 }
 
 /**
@@ -56,6 +58,7 @@ export function writerTargets(
       name: "redis",
       describe: describeRedis(redis),
       open: () => RedisWriter.open(redis, { log }),
+      maxBatch: REDIS_MAX_BATCH,
     });
   }
   if (targets.length === 0 && sqlitePath) {
