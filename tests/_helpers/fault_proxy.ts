@@ -29,6 +29,9 @@ export class FaultProxy implements AsyncDisposable {
   readonly #tasks = new Set<Promise<void>>();
   readonly #accepting: Promise<void>;
   #cut = false;
+  #stall: PromiseWithResolvers<void> | undefined;
+  /** Bytes clients may still send before a stall holds them. */
+  #stallAfter = 0;
   #closed = false;
 
   private constructor(
@@ -66,9 +69,38 @@ export class FaultProxy implements AsyncDisposable {
     }
   }
 
-  /** Forwards again. */
+  /**
+   * Keeps connections open but forwards nothing more until
+   * {@linkcode FaultProxy.restore}: a peer that stops answering. With
+   * `afterBytes`, clients may first send that many more bytes in all (to
+   * stall in the middle of an exchange, not before it).
+   */
+  stall(afterBytes = 0): void {
+    this.#stall ??= Promise.withResolvers();
+    this.#stallAfter = afterBytes;
+  }
+
+  /** Forwards again (after a cut or a stall). */
   restore(): void {
     this.#cut = false;
+    this.#stall?.resolve();
+    this.#stall = undefined;
+  }
+
+  /**
+   * How many of `n` bytes from a client may be forwarded now (0: wait for
+   * {@linkcode FaultProxy.restored}).
+   */
+  #gate(n: number): number {
+    if (!this.#stall) return n;
+    const now = Math.min(n, this.#stallAfter);
+    this.#stallAfter -= now;
+    return now;
+  }
+
+  /** Resolves when no stall holds data (at once when none does). */
+  restored(): Promise<void> {
+    return this.#stall?.promise ?? Promise.resolve();
   }
 
   async #accept(): Promise<void> {
@@ -102,8 +134,14 @@ export class FaultProxy implements AsyncDisposable {
       pair[1] = upstream;
       if (this.#cut || this.#closed) return;
       await Promise.allSettled([
-        pump(client, upstream),
-        pump(upstream, client),
+        pump(client, upstream, (n) => this.#gate(n), () => this.restored()),
+        pump(
+          upstream,
+          client,
+          // Answers flow until the clients' allowance is used up.
+          (n) => this.#stall && this.#stallAfter === 0 ? 0 : n,
+          () => this.restored(),
+        ),
       ]);
     } catch {
       // The target refused or a side reset: the pair is closed below.
@@ -117,6 +155,7 @@ export class FaultProxy implements AsyncDisposable {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#stall?.resolve();
     closeQuietly(this.#listener);
     for (const pair of this.#pairs) closePair(pair);
     await this.#accepting;
@@ -128,14 +167,28 @@ export class FaultProxy implements AsyncDisposable {
   }
 }
 
-async function pump(from: Deno.Conn, to: Deno.Conn): Promise<void> {
+/** Copies `from` to `to`; `allowed(n)` says how many of `n` bytes may go now. */
+async function pump(
+  from: Deno.Conn,
+  to: Deno.Conn,
+  allowed: (n: number) => number,
+  restored: () => Promise<void>,
+): Promise<void> {
   const buffer = new Uint8Array(64 * 1024);
   try {
     while (true) {
       const n = await from.read(buffer);
       if (n === null) break;
       let off = 0;
-      while (off < n) off += await to.write(buffer.subarray(off, n));
+      while (off < n) {
+        const now = allowed(n - off);
+        if (now === 0) {
+          await restored();
+          continue;
+        }
+        const end = off + now;
+        while (off < end) off += await to.write(buffer.subarray(off, end));
+      }
     }
   } finally {
     // One side ended: end both, as a broken link would.

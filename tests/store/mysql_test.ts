@@ -1,9 +1,12 @@
 import assert from "node:assert/strict";
 import { MysqlReader, MysqlWriter } from "../../lib/store/mod.ts";
+import { chunkSizes, PREPARED_MAX_ROWS } from "../../lib/store/mysql_writer.ts";
 import { ETHEREUM_DATA_GO_DDL } from "../../lib/store/schema.ts";
 import { StoreError } from "../../lib/store/types.ts";
+import { settleWithin } from "../../lib/shared/mod.ts";
+import { FaultProxy } from "../_helpers/fault_proxy.ts";
 import { freePort } from "../_helpers/net.ts";
-import { makeDocument, TestDatabase } from "../_helpers/db.ts";
+import { makeDocument, MYSQL_PORT, TestDatabase } from "../_helpers/db.ts";
 
 const PYTHON_DDL = `CREATE TABLE ethereum_data (
   id INTEGER NOT NULL AUTO_INCREMENT,
@@ -236,6 +239,64 @@ Deno.test("mysql: a batch mixing stored and new documents flags each one (all ne
   }
 });
 
+Deno.test("mysql: chunk sizes cover a batch in at most 11 distinct prepared statements", () => {
+  const seen = new Set<number>();
+  for (const rows of [0, 1, 2, 3, 1023, 1024, 1025, 2047, 5000, 10_000]) {
+    const sizes = chunkSizes(rows);
+    assert.equal(sizes.reduce((a, b) => a + b, 0), rows, `${rows}`);
+    for (const size of sizes) {
+      assert.ok(size <= PREPARED_MAX_ROWS && Number.isInteger(Math.log2(size)));
+      seen.add(size);
+    }
+    assert.deepEqual(sizes, [...sizes].sort((a, b) => b - a), "largest first");
+  }
+  assert.equal(seen.size, 11);
+});
+
+Deno.test("mysql: batches larger than one prepared statement are stored whole, new, stored or mixed", async () => {
+  await using db = await TestDatabase.create("store_chunks");
+  const writer = await MysqlWriter.open(db.config());
+  try {
+    const count = PREPARED_MAX_ROWS + 477;
+    const docs = await Promise.all(
+      Array.from(
+        { length: count },
+        (_, i) => makeDocument(500_000 + i, { ip: `10.9.${i % 3}.1` }),
+      ),
+    );
+    const half = docs.slice(0, Math.floor(count / 2));
+    assert.ok((await writer.save(half)).every((f) => f));
+    // Stored and new interleaved: the mixed path settles each document.
+    const firsts = await writer.save(docs);
+    assert.deepEqual(firsts, docs.map((_, i) => i >= half.length));
+    assert.ok((await writer.save(docs.slice(0, 10))).every((f) => !f));
+    const [data] = await db.query(
+      "SELECT COUNT(*) AS n, COUNT(DISTINCT hash) AS d, SUM(LENGTH(payload)) AS bytes FROM ethereum_data",
+    );
+    assert.deepEqual(
+      [Number(data.n), Number(data.d), Number(data.bytes)],
+      [count, count, docs.reduce((n, d) => n + d.payload.length, 0)],
+    );
+    const [blocks] = await db.query(
+      "SELECT COUNT(*) AS n, SUM(copies) AS copies FROM eth_blocks",
+    );
+    assert.deepEqual(
+      [Number(blocks.n), Number(blocks.copies)],
+      [count, half.length + count + 10],
+    );
+    const clients = await db.query(
+      "SELECT ip, documents FROM eth_clients ORDER BY ip",
+    );
+    assert.equal(
+      clients.reduce((n, c) => n + Number(c.documents), 0),
+      half.length + count + 10,
+    );
+    assert.equal(clients.length, 3);
+  } finally {
+    await writer.close();
+  }
+});
+
 Deno.test("mysql: concurrent writers store each document exactly once", async () => {
   await using db = await TestDatabase.create("store_race");
   const writers = await Promise.all(
@@ -318,6 +379,44 @@ Deno.test("mysql: an unreachable server is a StoreError of kind unavailable", as
     await assert.rejects(reader.ping(), StoreError);
   } finally {
     await reader.close();
+  }
+});
+
+Deno.test("mysql: a server that stops answering in the middle of a batch fails it as unavailable, and the retry stores it once", async () => {
+  await using db = await TestDatabase.create("store_stall");
+  await using proxy = FaultProxy.start({ port: MYSQL_PORT });
+  const timeoutMs = 300;
+  const writer = await MysqlWriter.open(db.config(proxy.port), {
+    queryTimeoutMs: timeoutMs,
+  });
+  try {
+    const docs = await Promise.all(
+      Array.from(
+        { length: PREPARED_MAX_ROWS + 10 },
+        (_, i) => makeDocument(700_000 + i),
+      ),
+    );
+    // The transaction's first round trip passes; the first insert of
+    // 1,024 rows (well over 16 KiB) is held part-way.
+    proxy.stall(16 * 1024);
+    const attempt = writer.save(docs);
+    // Failed by the timeout, not left hanging.
+    assert.ok(await settleWithin(attempt, 10 * timeoutMs), "the save hung");
+    await assert.rejects(attempt, (e) => {
+      assert.ok(e instanceof StoreError);
+      assert.equal(e.kind, "unavailable");
+      assert.match(e.message, /within 300 ms/);
+      return true;
+    });
+    proxy.restore();
+    assert.ok((await writer.save(docs)).every((f) => f));
+    const [data] = await db.query(
+      "SELECT COUNT(*) AS n FROM ethereum_data",
+    );
+    assert.equal(Number(data.n), docs.length);
+  } finally {
+    proxy.restore();
+    await writer.close();
   }
 });
 
