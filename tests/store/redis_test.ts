@@ -176,6 +176,32 @@ Deno.test("redis: a hash an original added first is a duplicate for us", async (
   }
 });
 
+Deno.test("redis: a large batch sets every new document's server and block, and only the block of one an original stored", async () => {
+  await using redis = await TestRedis.create("store_large");
+  const docs = await Promise.all(
+    Array.from({ length: 1500 }, (_, i) => makeDocument(6_000_000 + i)),
+  );
+  // An original stored one of them first (no server, no block of ours).
+  await redis.client.zadd(redis.key("eth:hashes"), "NX", 1.5e9, docs[7].hash);
+  const writer = await RedisWriter.open(redis.config());
+  const reader = new RedisReader(redis.config());
+  try {
+    const batch = [...docs, docs[3]].map((d) => ({ ...d, server: "big:1" }));
+    assert.deepEqual(
+      await writer.save(batch),
+      batch.map((_, i) => i !== 7 && i < docs.length),
+    );
+    for (const [i, doc] of docs.entries()) {
+      const record = await reader.document(doc.hash);
+      assert.equal(record?.block, doc.block, `block of ${i}`);
+      assert.equal(record?.server, i === 7 ? null : "big:1", `server of ${i}`);
+    }
+  } finally {
+    await reader.close();
+    await writer.close();
+  }
+});
+
 Deno.test("redis: concurrent writers count one first copy per document", async () => {
   await using redis = await TestRedis.create("store_race");
   const writers = await Promise.all(
