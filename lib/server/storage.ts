@@ -49,8 +49,9 @@ export const STORE_QUIET_MS = 50;
 
 /**
  * Documents per store write at most: a second's worth under load. The
- * MySQL writer sends a batch as one multi-statement query and keeps its
- * flags in a `TEXT` column (64 KiB), so neither may grow much further.
+ * MySQL writer keeps a batch's flags in a `TEXT` column (64 KiB), and sends
+ * a batch mixing stored and new documents as one multi-statement query, so
+ * neither may grow much further.
  */
 export const STORE_MAX_BATCH = 10_000;
 
