@@ -7,8 +7,10 @@
  */
 import type { LoadResult } from "./load.ts";
 import {
+  conntrackRoom,
   countLines,
   freePort,
+  LOAD_MAX_CONNECTIONS_PER_SECOND,
   Proc,
   ProcessError,
   type Usage,
@@ -63,6 +65,17 @@ export async function runLoad(
     concurrency: settings.concurrency,
     ...args,
   }).flatMap(([k, v]) => [`--${k}`, String(v)]);
+  const seconds = Number(args.warmup ?? settings.warmup) +
+    Number(args.duration ?? settings.duration);
+  const waited = await conntrackRoom(
+    seconds * LOAD_MAX_CONNECTIONS_PER_SECOND,
+  );
+  if (waited > 0) {
+    settings.log(
+      `waited ${Math.round(waited / 1000)} s for the kernel's connection ` +
+        `tracking table to drain (closed connections stay in it 2 min)`,
+    );
+  }
   const proc = Proc.deno("load generator", "bench/load.ts", [
     "--port",
     String(port),

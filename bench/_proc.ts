@@ -268,6 +268,54 @@ export async function canPin(): Promise<boolean> {
   }
 }
 
+/** Where Linux counts the connections it tracks (netfilter), and its limit. */
+const CONNTRACK = "/proc/sys/net/netfilter/nf_conntrack";
+
+/**
+ * Connections per second a load may open at most, for
+ * {@linkcode conntrackRoom}: above the fastest rate seen here (20,242).
+ */
+export const LOAD_MAX_CONNECTIONS_PER_SECOND = 25_000;
+
+/**
+ * Waits until the kernel's connection-tracking table has room for
+ * `connections` more entries (with a tenth of it spare), for at most
+ * `limitMs`; resolves at once where there is no such table. Every closed
+ * connection stays in it for two minutes (TIME_WAIT), so back-to-back runs
+ * of 15,000 connections a second fill the default 262,144 entries, and the
+ * kernel then drops new connections' SYNs: a round measures the retries
+ * (seen 2026-12-07: an ok-only sink at 4,385 docs/s, and a load generator
+ * that never finished). Returns the ms waited.
+ */
+export async function conntrackRoom(
+  connections: number,
+  { limitMs = 150_000, pollMs = 1000, read = readConntrack }: {
+    limitMs?: number;
+    pollMs?: number;
+    /** Reads `count` or `max` (tests); NaN where there is no table. */
+    read?: (name: "count" | "max") => number;
+  } = {},
+): Promise<number> {
+  const max = read("max");
+  if (!(max > 0)) return 0;
+  const started = performance.now();
+  while (
+    read("count") + Math.min(connections, max / 2) > max * 0.9 &&
+    performance.now() - started < limitMs
+  ) {
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
+  }
+  return Math.round(performance.now() - started);
+}
+
+function readConntrack(name: "count" | "max"): number {
+  try {
+    return Number(Deno.readTextFileSync(`${CONNTRACK}_${name}`).trim());
+  } catch {
+    return NaN;
+  }
+}
+
 /** Returns a TCP port that was free a moment ago on 127.0.0.1. */
 export function freePort(): number {
   using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
