@@ -142,7 +142,7 @@ function fmtTarget(r: ScenarioResult): string {
     ? " ms p99"
     : " MB";
   return `${t.met ? "met" : "MISSED"} (${t.op} ${
-    fmtNumber(t.value, t.on === "ratio" ? 1 : 0)
+    fmtNumber(t.value, t.on === "ratio" ? 2 : 0)
   }${what})`;
 }
 
