@@ -11,8 +11,10 @@ import {
   countLines,
   freePort,
   LOAD_MAX_CONNECTIONS_PER_SECOND,
+  type MachineCpu,
   Proc,
   ProcessError,
+  readMachineCpu,
   type Usage,
   waitForPort,
 } from "./_proc.ts";
@@ -91,6 +93,11 @@ export interface Measured {
   load: LoadReport;
   /** CPU seconds the process under test used during the run. */
   cpuSeconds: number;
+  /**
+   * The whole machine's busy and idle CPU seconds during the run (every
+   * process: the load generator, the stores), where /proc/stat exists.
+   */
+  machine?: MachineCpu;
 }
 
 /** Runs the load generator against `running`, timing its CPU use. */
@@ -100,14 +107,37 @@ export async function measure(
   settings: Settings,
 ): Promise<Measured> {
   const before = running.proc.usage()?.cpuSeconds ?? 0;
+  const machineBefore = readMachineCpu();
   const report = await runLoad(running.port, load, settings);
+  const machineAfter = readMachineCpu();
   const after = running.proc.usage()?.cpuSeconds ?? before;
-  return { load: report, cpuSeconds: after - before };
+  const machine = machineBefore && machineAfter
+    ? {
+      busySeconds: machineAfter.busySeconds - machineBefore.busySeconds,
+      idleSeconds: machineAfter.idleSeconds - machineBefore.idleSeconds,
+    }
+    : undefined;
+  return { load: report, cpuSeconds: after - before, machine };
 }
 
 /** CPU microseconds per successful operation. */
 export function cpuPerOp(m: Measured): number | null {
   return m.load.ok > 0 ? (m.cpuSeconds * 1e6) / m.load.ok : null;
+}
+
+/**
+ * The whole machine's busy CPU microseconds per successful operation, and
+ * how busy it was (the share of all CPUs' time); null without /proc/stat.
+ */
+export function machinePerOp(
+  m: Measured,
+): { usPerOp: number; busy: number } | null {
+  const c = m.machine;
+  if (!c || m.load.ok <= 0 || c.busySeconds + c.idleSeconds <= 0) return null;
+  return {
+    usPerOp: (c.busySeconds * 1e6) / m.load.ok,
+    busy: c.busySeconds / (c.busySeconds + c.idleSeconds),
+  };
 }
 
 /** A process under test, listening on `port`. */

@@ -1,6 +1,7 @@
 /**
  * Running the processes a benchmark measures, and reading what they cost
- * from /proc: resident memory (now and peak) and CPU time.
+ * from /proc: resident memory (now and peak) and CPU time, theirs and the
+ * whole machine's.
  *
  * @module
  */
@@ -67,6 +68,41 @@ export function readUsage(pid: number): Usage | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The whole machine's CPU time, read from /proc/stat, in seconds. */
+export interface MachineCpu {
+  /** Time the CPUs ran anything (user, nice, system, irq, softirq, steal). */
+  busySeconds: number;
+  /** Time they were idle or waiting for I/O. */
+  idleSeconds: number;
+}
+
+/**
+ * Reads the machine's CPU time from `/proc/stat`'s `cpu` line, summed over
+ * all CPUs; undefined where there is none. Scenario 8 divides what a run
+ * adds by its documents: on two cores the load generator, the server and
+ * its stores share, that whole-machine cost per document, not the server's
+ * own, is what sets a closed loop's rate once the machine is nearly busy.
+ */
+export function readMachineCpu(
+  text: () => string = () => Deno.readTextFileSync("/proc/stat"),
+): MachineCpu | undefined {
+  let line: string | undefined;
+  try {
+    line = text().split("\n").find((l) => l.startsWith("cpu "));
+  } catch {
+    return undefined;
+  }
+  if (line === undefined) return undefined;
+  // user nice system idle iowait irq softirq steal (guest time is in user).
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = line
+    .trim().split(/\s+/).slice(1, 9).map((n) => Number(n) || 0);
+  return {
+    busySeconds: (user + nice + system + irq + softirq + steal) /
+      TICKS_PER_SECOND,
+    idleSeconds: (idle + iowait) / TICKS_PER_SECOND,
+  };
 }
 
 /**

@@ -21,6 +21,7 @@
 import {
   cpuPerOp,
   type LoadArgs,
+  machinePerOp,
   measure,
   type Measured,
   randomSuffix,
@@ -172,6 +173,7 @@ function summary(
     ? runs.reduce((n, r) => n + r.stored!, 0)
     : undefined;
   const cpu = runs.map(cpuPerOp).filter((n) => n !== null);
+  const machine = runs.map(machinePerOp).filter((m) => m !== null);
   const result: ScenarioResult = {
     id: `8-${id}`,
     scenario: 8,
@@ -193,6 +195,14 @@ function summary(
       delivered,
       stored,
       errorKinds: Object.assign({}, ...runs.map((r) => r.load.errorKinds)),
+      // Every process's CPU (load generator, stores included): see
+      // `readMachineCpu` in bench/_proc.ts.
+      ...(machine.length
+        ? {
+          machineUsPerDoc: Math.round(median(machine.map((m) => m.usPerOp))),
+          machineBusy: Number(median(machine.map((m) => m.busy)).toFixed(2)),
+        }
+        : {}),
     },
   };
   if (stored !== undefined) {
@@ -251,6 +261,19 @@ async function main(
     }
     return result;
   });
+  const costs = results.flatMap((r) => {
+    const d = r.details ?? {};
+    return typeof d.machineUsPerDoc === "number"
+      ? [`${r.id} ${d.machineUsPerDoc} us (${d.machineBusy} busy)`]
+      : [];
+  });
+  if (costs.length) {
+    settings.log(
+      `scenario 8, the machine's CPU per document (all processes): ${
+        costs.join(", ")
+      }`,
+    );
+  }
   return { results, runs };
 }
 

@@ -1,9 +1,12 @@
 /**
  * The bench's wait for room in the kernel's connection-tracking table
- * (`conntrackRoom` in bench/_proc.ts), driven by an injected table.
+ * (`conntrackRoom` in bench/_proc.ts), driven by an injected table, and its
+ * reading of the whole machine's CPU time (`readMachineCpu`), from a given
+ * /proc/stat and from the real one while this process spins.
  */
 import assert from "node:assert/strict";
-import { conntrackRoom } from "../../bench/_proc.ts";
+import { conntrackRoom, readMachineCpu } from "../../bench/_proc.ts";
+import { machinePerOp, type Measured } from "../../bench/_harness.ts";
 
 /** A table of `max` entries whose count reads as `counts`, then its last. */
 function table(max: number, counts: number[]) {
@@ -44,4 +47,52 @@ Deno.test("conntrackRoom: a load larger than half the table waits for half; a fu
 
 Deno.test("conntrackRoom: no table (no netfilter) is no wait", async () => {
   assert.equal(await conntrackRoom(1e9, { read: () => NaN }), 0);
+});
+
+Deno.test("readMachineCpu: sums busy and idle ticks of /proc/stat's cpu line", () => {
+  const stat = [
+    // user nice system idle iowait irq softirq steal guest guest_nice
+    "cpu  1000 20 300 5000 80 4 96 100 0 0",
+    "cpu0 500 10 150 2500 40 2 48 50 0 0",
+    "intr 123",
+  ].join("\n");
+  assert.deepEqual(readMachineCpu(() => stat), {
+    busySeconds: (1000 + 20 + 300 + 4 + 96 + 100) / 100,
+    idleSeconds: (5000 + 80) / 100,
+  });
+  assert.equal(readMachineCpu(() => "intr 1"), undefined);
+  assert.equal(
+    readMachineCpu(() => {
+      throw new Deno.errors.NotFound("no /proc");
+    }),
+    undefined,
+  );
+});
+
+Deno.test("readMachineCpu: the real /proc/stat counts this process's spinning as busy", () => {
+  const before = readMachineCpu();
+  assert.ok(before, "no /proc/stat on this machine");
+  const until = performance.now() + 300;
+  let spins = 0;
+  while (performance.now() < until) spins++;
+  const after = readMachineCpu()!;
+  const busy = after.busySeconds - before.busySeconds;
+  const idle = after.idleSeconds - before.idleSeconds;
+  // At least most of one CPU for the 0.3 s spun (ticks are 10 ms).
+  assert.ok(busy >= 0.2, `busy ${busy} s over ${spins} spins`);
+  assert.ok(idle >= 0, `idle ${idle} s`);
+});
+
+Deno.test("machinePerOp: the machine's busy CPU per operation, and the busy share", () => {
+  const measured = (ok: number, machine?: Measured["machine"]) =>
+    ({ load: { ok }, cpuSeconds: 0, machine }) as unknown as Measured;
+  const m = machinePerOp(
+    measured(10_000, { busySeconds: 1.8, idleSeconds: 0.2 }),
+  );
+  assert.deepEqual(m, { usPerOp: 180, busy: 0.9 });
+  assert.equal(machinePerOp(measured(10_000)), null);
+  assert.equal(
+    machinePerOp(measured(0, { busySeconds: 1, idleSeconds: 1 })),
+    null,
+  );
 });
