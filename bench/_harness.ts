@@ -55,6 +55,27 @@ export type LoadArgs = Record<string, string | number>;
 /** A load generator run's report plus what the generator itself cost. */
 export type LoadReport = LoadResult;
 
+/**
+ * Waits until the kernel's connection-tracking table has room for a load
+ * run of `args` (see `conntrackRoom`), logging any wait.
+ */
+export async function roomForLoad(
+  args: LoadArgs,
+  settings: Settings,
+): Promise<void> {
+  const seconds = Number(args.warmup ?? settings.warmup) +
+    Number(args.duration ?? settings.duration);
+  const waited = await conntrackRoom(
+    seconds * LOAD_MAX_CONNECTIONS_PER_SECOND,
+  );
+  if (waited > 0) {
+    settings.log(
+      `waited ${Math.round(waited / 1000)} s for the kernel's connection ` +
+        `tracking table to drain (closed connections stay in it 2 min)`,
+    );
+  }
+}
+
 /** Runs `bench/load.ts` once against `port` and returns its report. */
 export async function runLoad(
   port: number,
@@ -67,17 +88,7 @@ export async function runLoad(
     concurrency: settings.concurrency,
     ...args,
   }).flatMap(([k, v]) => [`--${k}`, String(v)]);
-  const seconds = Number(args.warmup ?? settings.warmup) +
-    Number(args.duration ?? settings.duration);
-  const waited = await conntrackRoom(
-    seconds * LOAD_MAX_CONNECTIONS_PER_SECOND,
-  );
-  if (waited > 0) {
-    settings.log(
-      `waited ${Math.round(waited / 1000)} s for the kernel's connection ` +
-        `tracking table to drain (closed connections stay in it 2 min)`,
-    );
-  }
+  await roomForLoad(args, settings);
   const proc = Proc.deno("load generator", "bench/load.ts", [
     "--port",
     String(port),
@@ -106,6 +117,8 @@ export async function measure(
   load: LoadArgs,
   settings: Settings,
 ): Promise<Measured> {
+  // Waited for first, so an idle machine's wait counts in neither figure.
+  await roomForLoad(load, settings);
   const before = running.proc.usage()?.cpuSeconds ?? 0;
   const machineBefore = readMachineCpu();
   const report = await runLoad(running.port, load, settings);
