@@ -1,8 +1,9 @@
 /**
  * What every store derives from a batch of received documents: one row per
  * document hash and one per client IP, each sorted by key so that servers
- * writing overlapping batches take row locks in the same order (no
- * deadlocks), and an id that names the batch across retries.
+ * writing overlapping batches take row locks in the same order (InnoDB's
+ * gap locks can still deadlock two inserts: the MySQL writer tries its
+ * victim again), and an id that names the batch across retries.
  *
  * @module
  */

@@ -15,11 +15,14 @@ export const CONNECT_TIMEOUT_MS = 5000;
 /** How long one query (or one batch's round trip) may take, in ms. */
 export const QUERY_TIMEOUT_MS = 15_000;
 
+/** MySQL's and MariaDB's ER_LOCK_DEADLOCK: the transaction was rolled back. */
+export const ER_LOCK_DEADLOCK = 1213;
+
 // Server error numbers after which the same batch can succeed later:
 // deadlock, lock wait timeout, too many connections, read-only (failover),
 // shutdown in progress, access denied, unknown database or table.
 const TRANSIENT_ERRNOS = new Set([
-  1213,
+  ER_LOCK_DEADLOCK,
   1205,
   1040,
   1203,

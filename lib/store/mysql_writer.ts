@@ -6,7 +6,12 @@
  */
 import type mysql from "mysql2/promise";
 import type { MysqlConfig } from "./config.ts";
-import { type Logger, settleWithin, silentLogger } from "../shared/mod.ts";
+import {
+  abortableSleep,
+  type Logger,
+  settleWithin,
+  silentLogger,
+} from "../shared/mod.ts";
 import {
   batchId,
   blockRows,
@@ -17,6 +22,7 @@ import {
 import {
   createPool,
   describeMysql,
+  ER_LOCK_DEADLOCK,
   type Header,
   QUERY_TIMEOUT_MS,
   type Row,
@@ -38,6 +44,18 @@ import type { ReceivedDocument, StoreWriter } from "./types.ts";
  * time lexing payloads).
  */
 export const PREPARED_MAX_ROWS = 1024;
+
+/**
+ * Times a batch is tried when MySQL rolls it back as a deadlock's victim
+ * (error 1213, "try restarting transaction"). Inserts into a unique index
+ * can deadlock even when every writer takes its rows in the same order
+ * (InnoDB's gap locks), and the victim is rolled back whole, so the same
+ * batch is simply tried again, after {@linkcode DEADLOCK_RETRY_MS} or so,
+ * before the store queue's backoff gets it.
+ */
+export const DEADLOCK_ATTEMPTS = 3;
+/** About this long between a deadlocked batch's attempts, in ms (jittered). */
+export const DEADLOCK_RETRY_MS = 20;
 
 /** The chunk sizes {@linkcode insertRows} sends `rows` rows in. */
 export function chunkSizes(rows: number): number[] {
@@ -169,6 +187,7 @@ export class MysqlWriter implements StoreWriter {
   readonly #describe: string;
   readonly #config: MysqlConfig;
   readonly #timeoutMs: number;
+  readonly #log: Logger;
 
   readonly #indexing: IndexBuild;
 
@@ -177,12 +196,14 @@ export class MysqlWriter implements StoreWriter {
     config: MysqlConfig,
     indexing: IndexBuild,
     timeoutMs: number,
+    log: Logger,
   ) {
     this.#pool = pool;
     this.#indexing = indexing;
     this.#describe = describeMysql(config);
     this.#config = config;
     this.#timeoutMs = timeoutMs;
+    this.#log = log;
   }
 
   /**
@@ -211,13 +232,42 @@ export class MysqlWriter implements StoreWriter {
       config,
       addStatsIndexes(config, missing, log),
       queryTimeoutMs,
+      log,
     );
   }
 
-  /** Saves a batch in one transaction; see {@linkcode StoreWriter.save}. */
+  /**
+   * Saves a batch in one transaction, tried again (up to
+   * {@linkcode DEADLOCK_ATTEMPTS} times) when MySQL picks it as a deadlock's
+   * victim; see {@linkcode StoreWriter.save}.
+   */
   async save(docs: readonly ReceivedDocument[]): Promise<boolean[]> {
     if (docs.length === 0) return [];
     const id = batchId(this.#nonce, docs);
+    for (let attempt = 1;; attempt++) {
+      try {
+        return await this.#saveOnce(id, docs);
+      } catch (error) {
+        const cause = (error as Error).cause as { errno?: number } | undefined;
+        if (
+          attempt >= DEADLOCK_ATTEMPTS || cause?.errno !== ER_LOCK_DEADLOCK
+        ) {
+          throw error;
+        }
+        this.#log.debug(
+          `${this.#describe}: a batch of ${docs.length} documents was a ` +
+            `deadlock's victim; trying it again (attempt ${attempt + 1} ` +
+            `of ${DEADLOCK_ATTEMPTS})`,
+        );
+        await abortableSleep(DEADLOCK_RETRY_MS * (0.5 + Math.random()));
+      }
+    }
+  }
+
+  async #saveOnce(
+    id: string,
+    docs: readonly ReceivedDocument[],
+  ): Promise<boolean[]> {
     let conn: mysql.PoolConnection;
     try {
       conn = await this.#pool.getConnection();

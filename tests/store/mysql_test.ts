@@ -1,9 +1,14 @@
 import assert from "node:assert/strict";
+import mysql from "mysql2/promise";
 import { MysqlReader, MysqlWriter } from "../../lib/store/mod.ts";
-import { chunkSizes, PREPARED_MAX_ROWS } from "../../lib/store/mysql_writer.ts";
+import {
+  chunkSizes,
+  DEADLOCK_ATTEMPTS,
+  PREPARED_MAX_ROWS,
+} from "../../lib/store/mysql_writer.ts";
 import { ETHEREUM_DATA_GO_DDL } from "../../lib/store/schema.ts";
 import { StoreError } from "../../lib/store/types.ts";
-import { settleWithin } from "../../lib/shared/mod.ts";
+import { createLogger, settleWithin } from "../../lib/shared/mod.ts";
 import { FaultProxy } from "../_helpers/fault_proxy.ts";
 import { freePort } from "../_helpers/net.ts";
 import { makeDocument, MYSQL_PORT, TestDatabase } from "../_helpers/db.ts";
@@ -336,6 +341,76 @@ Deno.test("mysql: concurrent writers store each document exactly once", async ()
     }
   } finally {
     await Promise.all(writers.map((w) => w.close()));
+  }
+});
+
+Deno.test("mysql: a batch MySQL rolls back as a deadlock's victim is tried again and stored once", async () => {
+  await using db = await TestDatabase.create("store_deadlock");
+  const lines: string[] = [];
+  const writer = await MysqlWriter.open(db.config(), {
+    log: createLogger("t", { level: "debug", write: (l) => lines.push(l) }),
+  });
+  // Another server's session, in a transaction of its own.
+  const other = await mysql.createConnection(db.config());
+  try {
+    const [a, b] = (await Promise.all([
+      makeDocument(31_000_000),
+      makeDocument(31_000_001),
+    ])).sort((x, y) => x.hash < y.hash ? -1 : 1);
+    await other.query("START TRANSACTION");
+    // Heavier than the writer's transaction, so InnoDB rolls the writer
+    // back, not this one, when the cycle closes.
+    for (let i = 0; i < 20; i++) {
+      await other.query(
+        "INSERT INTO eth_clients (ip, documents, first_seen_ms, last_seen_ms) VALUES (?, 1, 0, 0)",
+        [`10.9.0.${i}`],
+      );
+    }
+    await other.query(
+      "INSERT INTO ethereum_data (hash, payload) VALUES (?, ?)",
+      [b.hash, b.payload],
+    );
+    // The writer takes `a`'s key, then waits for `b`'s.
+    const saving = writer.save([a, b]);
+    saving.catch(() => {});
+    // InnoDB's own report, which names the waiting statement (MariaDB's
+    // INNODB_TRX view does not list every session's transaction).
+    const waitingSince = Date.now();
+    while (true) {
+      const [status] = await db.query("SHOW ENGINE INNODB STATUS");
+      const text = String(status.Status);
+      const sessions = text.slice(text.indexOf("LIST OF TRANSACTIONS"));
+      if (
+        sessions.includes("FOR THIS LOCK TO BE GRANTED") &&
+        sessions.includes(`\`${db.name}\`.\`ethereum_data\``)
+      ) {
+        break;
+      }
+      assert.ok(Date.now() - waitingSince < 10_000, "the writer never waited");
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    // Wanting `a` closes the cycle: the writer is the deadlock's victim.
+    await other.query(
+      "INSERT INTO ethereum_data (hash, payload) VALUES (?, ?)",
+      [a.hash, a.payload],
+    );
+    await other.query("ROLLBACK");
+    assert.deepEqual(await saving, [true, true]);
+    assert.equal(
+      lines.filter((l) => l.includes("deadlock's victim")).length,
+      1,
+      `expected one retry among ${DEADLOCK_ATTEMPTS} attempts: ${lines}`,
+    );
+    const rows = await db.query(
+      "SELECT d.hash, b.copies, b.server FROM ethereum_data d JOIN eth_blocks b USING (hash) ORDER BY d.hash",
+    );
+    assert.deepEqual(
+      rows.map((r) => [r.hash, Number(r.copies)]),
+      [[a.hash, 1], [b.hash, 1]],
+    );
+  } finally {
+    await other.end().catch(() => {});
+    await writer.close();
   }
 });
 
