@@ -111,7 +111,8 @@ export class RecordBuffer {
 }
 
 /**
- * Splits a segment into documents, stopping at a torn or corrupt record.
+ * Splits a segment into documents, stopping at a torn or corrupt record or
+ * at the zeros of a preallocated segment's unused space (not torn).
  *
  * @example
  * ```ts
@@ -152,7 +153,12 @@ export function decodeSegment(
     docs.push(doc);
     at = end;
   }
-  return { docs, validBytes: at, torn: at < bytes.length };
+  return { docs, validBytes: at, torn: !allZero(bytes.subarray(at)) };
+}
+
+function allZero(bytes: Uint8Array): boolean {
+  for (let i = 0; i < bytes.length; i++) if (bytes[i] !== 0) return false;
+  return true;
 }
 
 type WireDoc = [string, string, string | null, string, number, number, string];

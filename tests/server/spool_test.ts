@@ -1,20 +1,11 @@
 import assert from "node:assert/strict";
 import { crc32 } from "node:zlib";
-import { Spool } from "../../lib/server/spool.ts";
-import { decodeSegment } from "../../lib/server/spool_record.ts";
-import type { ReceivedDocument } from "../../lib/store/types.ts";
+import { NEXT_SPACE_NAME, Spool } from "../../lib/server/spool.ts";
+import { decodeSegment, RecordBuffer } from "../../lib/server/spool_record.ts";
+import { Child } from "../_helpers/process.ts";
+import { spoolDoc } from "../_helpers/spool_appender.ts";
 
-function doc(n: number): ReceivedDocument {
-  return {
-    payload: `<p>${n}</p>`,
-    hash: n.toString(16).padStart(64, "0"),
-    block: BigInt(n),
-    ip: "127.0.0.1",
-    port: 1000 + n,
-    receivedAt: 1_700_000_000_000 + n,
-    server: "test:1",
-  };
-}
+const doc = spoolDoc;
 
 async function segments(dir: string): Promise<string[]> {
   const names: string[] = [];
@@ -210,6 +201,154 @@ Deno.test("spool: a segment written before crc32 came from node:zlib still reads
     await spool.close();
     const bytes = await Deno.readFile(`${dir}/0000000000000003.seg`);
     assert.deepEqual(bytes, golden.subarray(0, 8 + 0x3e));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** The segments' file sizes in `dir`, oldest first. */
+async function segmentSizes(dir: string): Promise<number[]> {
+  const sizes: number[] = [];
+  for (const name of await segments(dir)) {
+    sizes.push((await Deno.stat(`${dir}/${name}`)).size);
+  }
+  return sizes;
+}
+
+Deno.test("spool: a busy spool writes its next segments into space made ready ahead", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const segmentBytes = 8 * 1024;
+    const opts = { stores: ["a"], maxBytes: 1 << 20, segmentBytes };
+    const { spool } = await Spool.open(dir, opts);
+    let next = 1;
+    // Groups of 5 until the spool is on its fourth segment.
+    while ((await segments(dir)).length < 4) {
+      await appendAll(spool, next, next + 4);
+      next += 5;
+    }
+    const sizes = await segmentSizes(dir);
+    // The first segment grew as it was written; every later one started as
+    // `segmentBytes` of zeros (made ready while the one before filled), and
+    // the synced groups went into that space without growing the file.
+    assert(sizes[0] < segmentBytes + 1000, `${sizes}`);
+    const current = sizes.at(-1)!;
+    assert.equal(current, segmentBytes, `${sizes}`);
+    const onDisk = await Deno.readFile(
+      `${dir}/${(await segments(dir)).at(-1)}`,
+    );
+    const { docs, validBytes, torn } = decodeSegment(onDisk);
+    assert(docs.length > 0 && validBytes < segmentBytes, `${validBytes}`);
+    assert.equal(torn, false);
+    await spool.close();
+    // Closing lets the unused space go; a reopen replays every document, in
+    // order, finds nothing torn and cuts the zeros off.
+    assert.deepEqual(
+      (await Array.fromAsync(Deno.readDir(dir))).filter((e) =>
+        e.name === NEXT_SPACE_NAME
+      ),
+      [],
+    );
+    const again = await Spool.open(dir, opts);
+    assert.equal(again.replay.tornRecords, 0);
+    assert.deepEqual(
+      again.replay.pending.a.map((r) => r.doc),
+      Array.from({ length: next - 1 }, (_, i) => doc(i + 1)),
+    );
+    assert.equal((await segmentSizes(dir)).at(-1), validBytes);
+    await again.spool.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("spool: zeros after the last record end a segment without a tear; a half record before them is torn", () => {
+  const records = new RecordBuffer();
+  records.append(doc(1));
+  records.append(doc(2));
+  const whole = records.view().slice();
+  const zeroed = new Uint8Array(whole.length + 4096);
+  zeroed.set(whole);
+  assert.deepEqual(decodeSegment(zeroed).docs, [doc(1), doc(2)]);
+  assert.equal(decodeSegment(zeroed).torn, false);
+  assert.equal(decodeSegment(zeroed).validBytes, whole.length);
+  // A kill during the third record's write: its first bytes, then zeros.
+  records.append(doc(3));
+  const third = records.view().subarray(whole.length, whole.length + 12);
+  zeroed.set(third, whole.length);
+  const cut = decodeSegment(zeroed);
+  assert.deepEqual([cut.docs.length, cut.validBytes, cut.torn], [
+    2,
+    whole.length,
+    true,
+  ]);
+});
+
+Deno.test("spool: space a crash left half made is not read as a segment", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // Whatever the file holds (here a valid record), it is not replayed.
+    const records = new RecordBuffer();
+    records.append(doc(99));
+    await Deno.writeFile(`${dir}/${NEXT_SPACE_NAME}`, records.view());
+    const opts = { stores: ["a"], maxBytes: 1 << 20 };
+    const { spool, replay } = await Spool.open(dir, opts);
+    assert.deepEqual(replay.pending.a, []);
+    await assert.rejects(Deno.stat(`${dir}/${NEXT_SPACE_NAME}`));
+    await appendAll(spool, 1, 3);
+    await spool.close();
+    const again = await Spool.open(dir, opts);
+    assert.deepEqual(again.replay.pending.a.map((r) => r.doc), [
+      doc(1),
+      doc(2),
+      doc(3),
+    ]);
+    await again.spool.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("spool: kill -9 while writing into space made ready ahead loses no synced document", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const segmentBytes = 16 * 1024;
+    const appender = new Child(Deno.execPath(), [
+      "run",
+      "-A",
+      "tests/_helpers/spool_appender.ts",
+      dir,
+      String(segmentBytes),
+    ]);
+    // About 40 segments' worth, then killed mid-stream.
+    await appender.waitForLine(/^(3\d{3}|[4-9]\d{3}|\d{5,})$/, {
+      timeoutMs: 60_000,
+    });
+    await appender.stop("SIGKILL");
+    const acked = Math.max(...appender.stdout.filter(Boolean).map(Number));
+    // The kill found the spool writing into space made ready ahead.
+    const sizes = await segmentSizes(dir);
+    assert(sizes.length >= 2, `${sizes}`);
+    assert(sizes.slice(1).every((s) => s >= segmentBytes), `${sizes}`);
+    const { spool, replay } = await Spool.open(dir, {
+      stores: ["sqlite"],
+      maxBytes: 1 << 30,
+      segmentBytes,
+    });
+    const seqs = replay.pending.sqlite.map((r) => r.seq);
+    // Every synced document is there, in order, with nothing missing or
+    // invented before it (an unsynced group may be there too, or not).
+    assert(seqs.length >= acked, `${seqs.length} replayed, ${acked} synced`);
+    assert.deepEqual(
+      seqs,
+      Array.from({ length: seqs.length }, (_, i) => i + 1),
+    );
+    assert.deepEqual(
+      replay.pending.sqlite.slice(0, acked).map((r) => r.doc),
+      Array.from({ length: acked }, (_, i) => doc(i + 1)),
+    );
+    assert(replay.tornRecords <= 1, `${replay.tornRecords} torn`);
+    await spool.close();
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
