@@ -37,10 +37,10 @@ export const PROGRAMS: readonly Program[] = [
 ];
 
 /** Files and directories embedded in every binary (`--include`). */
-// The SQLite writer's worker is loaded by URL, so it must be embedded too.
+// The store writers' worker is loaded by URL, so it must be embedded too.
 export const INCLUDES: readonly string[] = [
   "templates",
-  "lib/store/sqlite_worker.ts",
+  "lib/store/writer_worker.ts",
 ];
 
 /** The targets `deno compile --target` accepts. */

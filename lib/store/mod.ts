@@ -78,4 +78,10 @@ export {
   type RedisWriterOptions,
 } from "./redis_writer.ts";
 export { SqliteWorkerWriter, SqliteWriter } from "./sqlite.ts";
+export {
+  CLOSE_WAIT_MS,
+  type WorkerTarget,
+  WorkerWriter,
+  type WorkerWriterOptions,
+} from "./worker_writer.ts";
 export { SqliteReader } from "./sqlite_reader.ts";

@@ -10,13 +10,13 @@ import { type Logger, silentLogger } from "../shared/mod.ts";
 import { CombinedReader } from "./combined.ts";
 import { describeMysql } from "./mysql_connection.ts";
 import { MysqlReader } from "./mysql_reader.ts";
-import { MysqlWriter } from "./mysql_writer.ts";
 import { describeRedis } from "./redis_connection.ts";
 import { RedisReader } from "./redis_reader.ts";
-import { REDIS_MAX_BATCH, RedisWriter } from "./redis_writer.ts";
+import { REDIS_MAX_BATCH } from "./redis_writer.ts";
 import { SqliteWorkerWriter } from "./sqlite.ts";
 import { SqliteReader } from "./sqlite_reader.ts";
 import type { StoreReader, StoreWriter } from "./types.ts";
+import { WorkerWriter } from "./worker_writer.ts";
 
 /** Options for {@linkcode openReader} and {@linkcode writerTargets}. */
 export interface OpenStoreOptions {
@@ -50,14 +50,14 @@ export function writerTargets(
     targets.push({
       name: "mysql",
       describe: describeMysql(mysql),
-      open: () => MysqlWriter.open(mysql, { log }),
+      open: () => WorkerWriter.start({ kind: "mysql", config: mysql }, { log }),
     });
   }
   if (redis) {
     targets.push({
       name: "redis",
       describe: describeRedis(redis),
-      open: () => RedisWriter.open(redis, { log }),
+      open: () => WorkerWriter.start({ kind: "redis", config: redis }, { log }),
       maxBatch: REDIS_MAX_BATCH,
     });
   }

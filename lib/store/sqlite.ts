@@ -13,8 +13,8 @@ import {
   StoreError,
   type StoreWriter,
 } from "./types.ts";
-import type { SqliteAnswer, SqliteRequest } from "./sqlite_protocol.ts";
-import { settleWithin } from "../shared/mod.ts";
+import { silentLogger } from "../shared/mod.ts";
+import { WorkerWriter } from "./worker_writer.ts";
 import { errorKind, INT64_MAX, openDatabase } from "./sqlite_connection.ts";
 
 /** The writer's page cache, in KiB (SQLite's default is 2000). */
@@ -27,8 +27,6 @@ const WRITER_CACHE_KIB = 32 * 1024;
  * once per checkpoint.
  */
 const WRITER_CHECKPOINT_PAGES = 32_000;
-/** How long closing waits for the worker to close the file, in ms. */
-const CLOSE_WAIT_MS = 1000;
 
 /**
  * Writes to a SQLite file, creating it and its tables when missing. The
@@ -165,9 +163,9 @@ export class SqliteWriter implements StoreWriter {
 }
 
 /**
- * A {@linkcode SqliteWriter} on its own thread (a Worker), so no SQLite call
- * (a transaction, a wait on a locked file) ever runs on the event loop. The
- * server uses this one; its behaviour is the same.
+ * A {@linkcode SqliteWriter} on its own thread (a {@linkcode WorkerWriter}),
+ * so no SQLite call (a transaction, a wait on a locked file) ever runs on
+ * the event loop. The server uses this one; its behaviour is the same.
  *
  * @example
  * ```ts ignore
@@ -177,80 +175,11 @@ export class SqliteWriter implements StoreWriter {
  * await writer.close();
  * ```
  */
-export class SqliteWorkerWriter implements StoreWriter {
-  /** Store name for logs and metrics. */
-  readonly name = "sqlite";
-  readonly #worker: Worker;
-  readonly #calls = new Map<
-    number,
-    { resolve: (firsts: boolean[]) => void; reject: (e: Error) => void }
-  >();
-  #nextId = 1;
-  #closed = false;
-
-  private constructor(worker: Worker) {
-    this.#worker = worker;
-    worker.onmessage = ({ data }: MessageEvent<SqliteAnswer>) => {
-      const call = this.#calls.get(data.id);
-      if (!call) return;
-      this.#calls.delete(data.id);
-      if ("error" in data) {
-        call.reject(new StoreError(data.error.message, data.error));
-      } else call.resolve(data.firsts ?? []);
-    };
-    worker.onerror = (event) => {
-      event.preventDefault();
-      const error = new StoreError(`SQLite worker failed: ${event.message}`);
-      for (const call of this.#calls.values()) call.reject(error);
-      this.#calls.clear();
-    };
-  }
-
+export class SqliteWorkerWriter extends WorkerWriter {
   /** Starts the worker and opens (creating when missing) the file there. */
   static async open(path: string): Promise<SqliteWorkerWriter> {
-    const worker = new Worker(
-      new URL("./sqlite_worker.ts", import.meta.url),
-      { type: "module" },
-    );
-    const writer = new SqliteWorkerWriter(worker);
-    try {
-      await writer.#call({ id: 0, op: "open", path });
-    } catch (error) {
-      worker.terminate();
-      throw error;
-    }
+    const writer = new SqliteWorkerWriter("sqlite", silentLogger);
+    await writer.opened({ kind: "sqlite", path }, silentLogger);
     return writer;
-  }
-
-  #call(request: SqliteRequest): Promise<boolean[]> {
-    if (this.#closed) {
-      return Promise.reject(new StoreError("The SQLite writer is closed"));
-    }
-    const id = this.#nextId++;
-    return new Promise((resolve, reject) => {
-      this.#calls.set(id, { resolve, reject });
-      this.#worker.postMessage({ ...request, id });
-    });
-  }
-
-  /** Saves a batch in one transaction; see {@linkcode StoreWriter.save}. */
-  save(docs: readonly ReceivedDocument[]): Promise<boolean[]> {
-    if (docs.length === 0) return Promise.resolve([]);
-    return this.#call({ id: 0, op: "save", docs: [...docs] });
-  }
-
-  /** Closes the file and stops the worker (at once if it is stuck). */
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    try {
-      // A failed or stuck close ends the same way: the worker is stopped.
-      await settleWithin(this.#call({ id: 0, op: "close" }), CLOSE_WAIT_MS);
-    } finally {
-      this.#closed = true;
-      this.#worker.terminate();
-      const error = new StoreError("The SQLite writer is closed");
-      for (const call of this.#calls.values()) call.reject(error);
-      this.#calls.clear();
-    }
   }
 }

@@ -16,7 +16,7 @@ for program in "$@"; do
   tar -C . --exclude=./dist -cf - . | tar -C "$stage/src" -xf -
   # Fetched into the build's cache mount (kept between builds), then the
   # launcher carries a copy of it.
-  "$deno" cache --quiet --config "$stage/src/deno.json" "$stage/src/$entry" "$stage/src/lib/store/sqlite_worker.ts"
+  "$deno" cache --quiet --config "$stage/src/deno.json" "$stage/src/$entry" "$stage/src/lib/store/writer_worker.ts"
   cp -a "${DENO_DIR:-/deno-dir}/." "$stage/deno-dir/"
   cp "$deno" "$stage/deno"
   printf 'ENTRY=%s\nFLAGS="%s"\n' "$entry" "$flags" > "$stage/launch.env"

@@ -1,0 +1,123 @@
+/**
+ * The store writers on a thread of their own (what the server runs), against
+ * the real MariaDB, Redis and a SQLite file: what a batch stores, what a
+ * second copy is told, an unreachable store, and the writer's log lines.
+ */
+import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import {
+  SqliteWorkerWriter,
+  StoreError,
+  WorkerWriter,
+} from "../../lib/store/mod.ts";
+import { createLogger } from "../../lib/shared/mod.ts";
+import { freePort } from "../_helpers/net.ts";
+import { makeDocument, TestDatabase, TestRedis } from "../_helpers/db.ts";
+
+const docs = (from: number, n: number) =>
+  Promise.all(Array.from({ length: n }, (_, i) => makeDocument(from + i)));
+
+Deno.test("worker writer: MySQL on its thread stores each document once", async () => {
+  await using db = await TestDatabase.create("worker_mysql");
+  const batch = await docs(32_000_000, 300);
+  const writer = await WorkerWriter.start({
+    kind: "mysql",
+    config: db.config(),
+  });
+  const other = await WorkerWriter.start({
+    kind: "mysql",
+    config: db.config(),
+  });
+  try {
+    assert.equal(writer.name, "mysql");
+    assert.deepEqual(await writer.save(batch), batch.map(() => true));
+    // A second server with the same documents, and one new one.
+    const more = [...batch.slice(0, 10), await makeDocument(32_000_300)];
+    assert.deepEqual(await other.save(more), [
+      ...more.slice(0, 10).map(() => false),
+      true,
+    ]);
+  } finally {
+    await writer.close();
+    await other.close();
+  }
+  const [rows] = await db.query<{ n: number; copies: number }>(
+    "SELECT COUNT(*) AS n, (SELECT SUM(copies) FROM eth_blocks) AS copies FROM ethereum_data",
+  );
+  assert.deepEqual([Number(rows.n), Number(rows.copies)], [301, 311]);
+  // Closed: a save is refused, not sent to a stopped thread.
+  await assert.rejects(writer.save(batch), StoreError);
+});
+
+Deno.test("worker writer: Redis on its thread stores each document once", async () => {
+  await using redis = await TestRedis.create("worker_redis");
+  const batch = await docs(32_100_000, 200);
+  const writer = await WorkerWriter.start({
+    kind: "redis",
+    config: redis.config(),
+  });
+  try {
+    assert.equal(writer.name, "redis");
+    assert.deepEqual(await writer.save(batch), batch.map(() => true));
+    assert.deepEqual(await writer.save(batch.slice(0, 5)), [
+      false,
+      false,
+      false,
+      false,
+      false,
+    ]);
+  } finally {
+    await writer.close();
+  }
+  assert.equal(await redis.client.zcard(redis.key("eth:hashes")), 200);
+});
+
+Deno.test("worker writer: SQLite on its thread, as the server opens it", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/w.sqlite`;
+    const batch = await docs(32_200_000, 50);
+    const writer = await SqliteWorkerWriter.open(path);
+    assert.deepEqual(await writer.save(batch), batch.map(() => true));
+    assert.deepEqual(await writer.save(batch.slice(0, 2)), [false, false]);
+    await writer.close();
+    const file = new DatabaseSync(path);
+    const row = file.prepare("SELECT COUNT(*) AS n FROM ethereum_data").get();
+    file.close();
+    assert.equal(Number(row?.n), 50);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("worker writer: a store that cannot be reached is a StoreError at start", async () => {
+  const port = await freePort();
+  await using db = await TestDatabase.create("worker_down");
+  const error = await WorkerWriter.start({
+    kind: "mysql",
+    config: db.config(port),
+  })
+    .then(() => undefined, (e) => e);
+  assert(error instanceof StoreError, String(error));
+  assert.match(error.message, new RegExp(`127\\.0\\.0\\.1:${port}`));
+  assert.equal(error.kind, "unavailable");
+});
+
+Deno.test("worker writer: the writer's log lines reach the main thread's logger", async () => {
+  await using db = await TestDatabase.create("worker_log");
+  // A table without a unique hash: the writer says so, as an error.
+  await db.query(
+    "CREATE TABLE ethereum_data (id INT PRIMARY KEY AUTO_INCREMENT, hash VARCHAR(64), payload TEXT)",
+  );
+  const lines: string[] = [];
+  const log = createLogger("t", { level: "info", write: (l) => lines.push(l) });
+  const writer = await WorkerWriter.start({
+    kind: "mysql",
+    config: db.config(),
+  }, { log });
+  await writer.close();
+  assert(
+    lines.some((l) => /no unique index on hash/.test(l)),
+    lines.join("\n"),
+  );
+});
