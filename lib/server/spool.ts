@@ -19,18 +19,10 @@ import {
   segmentName,
 } from "./spool_record.ts";
 import { readPositions, writePositions } from "./spool_positions.ts";
+import { SegmentSpace } from "./spool_space.ts";
 
 /** Bytes a spool segment grows to before the next one is started. */
 export const DEFAULT_SEGMENT_BYTES = 4 * 1024 * 1024;
-
-/**
- * The file a segment's space is made ready in (zeros, written and synced)
- * before it is needed; renamed to the segment's name when it starts. Not a
- * segment: it does not end in `.seg`.
- */
-export const NEXT_SPACE_NAME = "next-segment.zeros";
-/** Zeros written at a time while the next segment's space is made ready. */
-const ZEROS = new Uint8Array(1024 * 1024);
 
 /** Options for {@linkcode Spool.open}. */
 export interface SpoolOptions {
@@ -128,9 +120,8 @@ export class Spool {
   #positionDirty = false;
   #room: PromiseWithResolvers<void> | undefined;
   #closed = false;
-  // The next segment's space, written and synced ahead (see #makeSpace).
-  #space: Promise<boolean> | undefined;
-  #spaceReady = false;
+  // The next segment's space, made ready once a segment is half full.
+  readonly #space: SegmentSpace;
 
   private constructor(
     dir: string,
@@ -145,6 +136,7 @@ export class Spool {
     this.#next = next;
     this.#durable = next - 1;
     this.#positions = positions;
+    this.#space = new SegmentSpace(dir, options.segmentBytes);
   }
 
   /**
@@ -171,7 +163,7 @@ export class Spool {
       );
     }
     // Space left by a crash may be part-written: it is made again.
-    await Deno.remove(`${dir}/${NEXT_SPACE_NAME}`).catch(() => {});
+    await SegmentSpace.clear(dir);
     const found = await readSegments(dir);
     const { segments, records } = found;
     const oldest = segments[0]?.first;
@@ -276,11 +268,7 @@ export class Spool {
     }
     this.#file?.close();
     this.#file = undefined;
-    await this.#space;
-    if (this.#spaceReady) {
-      this.#spaceReady = false;
-      await Deno.remove(this.#spaceFile()).catch(() => {});
-    }
+    await this.#space.discard();
     this.#room?.resolve();
   }
 
@@ -339,7 +327,13 @@ export class Spool {
       segment!.end = last + 1;
       segment!.bytes += bytes;
       this.#durable = last;
-      if (segment!.bytes >= this.#o.segmentBytes / 2) this.#makeSpace();
+      // A trickle never fills half a segment, so it never writes zeros; a
+      // busy spool writes at most twice its records' bytes. Without syncs
+      // the space would gain nothing.
+      if (
+        segment!.bytes >= this.#o.segmentBytes / 2 && !this.#o.noSync &&
+        !this.#closed
+      ) this.#space.make();
       this.#writing?.resolve();
       this.#writing = undefined;
     }
@@ -366,10 +360,7 @@ export class Spool {
     // A segment left by a failed write at this number holds nothing durable:
     // the space made ready replaces it, or it is emptied.
     let file: Deno.FsFile;
-    if (this.#spaceReady) {
-      this.#spaceReady = false;
-      this.#space = undefined;
-      await Deno.rename(this.#spaceFile(), path);
+    if (await this.#space.take(path)) {
       file = await Deno.open(path, { write: true });
     } else {
       file = await Deno.open(path, {
@@ -383,47 +374,6 @@ export class Spool {
     this.#file = file;
     if (!this.#o.noSync) await syncDir(this.#dir);
     return file;
-  }
-
-  #spaceFile(): string {
-    return `${this.#dir}/${NEXT_SPACE_NAME}`;
-  }
-
-  /**
-   * Makes the next segment's space ready in the background: a file of
-   * `segmentBytes` zeros, written and fully synced. Records then overwrite
-   * blocks that are already allocated and initialised, so the `fdatasync`
-   * of each group has only data to flush: an appended file also changes its
-   * size, and ext4 commits its journal for that on every sync (a fifth of
-   * a sync's time under load on the test machine's disk, two fifths alone).
-   * Started once a segment is half full, so a server that sees a trickle of
-   * documents (whose segments go as soon as the stores catch up) never
-   * writes zeros at all; at most it doubles what a busy one writes. Not
-   * done without syncs (`noSync`), where it would gain nothing.
-   */
-  #makeSpace(): void {
-    if (this.#space || this.#spaceReady || this.#closed) return;
-    if (this.#o.noSync) return;
-    this.#space = (async () => {
-      const path = this.#spaceFile();
-      try {
-        using file = await Deno.open(path, {
-          create: true,
-          write: true,
-          truncate: true,
-        });
-        for (let left = this.#o.segmentBytes; left > 0; left -= ZEROS.length) {
-          await writeAll(file, ZEROS.subarray(0, Math.min(left, ZEROS.length)));
-        }
-        await file.sync();
-        this.#spaceReady = true;
-      } catch {
-        // The next segment is a new, growing file instead.
-        await Deno.remove(path).catch(() => {});
-        this.#space = undefined;
-      }
-      return this.#spaceReady;
-    })();
   }
 
   async #writePositions(): Promise<void> {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { crc32 } from "node:zlib";
-import { NEXT_SPACE_NAME, Spool } from "../../lib/server/spool.ts";
+import { Spool } from "../../lib/server/spool.ts";
+import { NEXT_SPACE_NAME } from "../../lib/server/spool_space.ts";
 import { decodeSegment, RecordBuffer } from "../../lib/server/spool_record.ts";
 import { Child } from "../_helpers/process.ts";
 import { spoolDoc } from "../_helpers/spool_appender.ts";
