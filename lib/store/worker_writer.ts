@@ -135,7 +135,7 @@ export class WorkerWriter implements StoreWriter {
   /** Saves a batch; see {@linkcode StoreWriter.save}. */
   save(docs: readonly ReceivedDocument[]): Promise<boolean[]> {
     if (docs.length === 0) return Promise.resolve([]);
-    return this.#call({ id: 0, op: "save", docs: [...docs] });
+    return this.#call({ id: 0, op: "save", docs });
   }
 
   /** Closes the store and stops the thread (at once if it is stuck). */

@@ -24,7 +24,7 @@ export type WriterRequest =
     /** The levels the main thread's logger writes. */
     levels: LogLevel[];
   }
-  | { id: number; op: "save"; docs: unknown[] }
+  | { id: number; op: "save"; docs: readonly unknown[] }
   | { id: number; op: "close" };
 
 /** The worker's answer to a request, or a line for the main thread's log. */
