@@ -179,7 +179,7 @@ export class SqliteWorkerWriter extends WorkerWriter {
   /** Starts the worker and opens (creating when missing) the file there. */
   static async open(path: string): Promise<SqliteWorkerWriter> {
     const writer = new SqliteWorkerWriter("sqlite", silentLogger);
-    await writer.opened({ kind: "sqlite", path }, silentLogger);
+    await writer.opened({ kind: "sqlite", path });
     return writer;
   }
 }

@@ -33,10 +33,20 @@ export const CLOSE_WAIT_MS: Readonly<Record<WorkerTarget["kind"], number>> = {
   redis: 5000,
 };
 
+/** The module every writer's thread runs. */
+const WRITER_WORKER: URL = new URL("./writer_worker.ts", import.meta.url);
+
 /** Options for {@linkcode WorkerWriter.start}. */
 export interface WorkerWriterOptions {
   /** Where the writer's log lines go (index builds, connection errors). */
   log?: Logger;
+  /**
+   * The thread's module, which must serve `writer_worker.ts`'s messages
+   * (tests use one they can make fail).
+   *
+   * @default {the URL of `writer_worker.ts`}
+   */
+  module?: URL;
 }
 
 /**
@@ -44,7 +54,9 @@ export interface WorkerWriterOptions {
  * so no store call (a SQLite transaction or a wait on a locked file, a
  * driver building a batch of thousands of rows) ever runs on the event loop
  * that answers connections. Each batch is copied to the thread once; its
- * behaviour is the same as the writer's on the main thread.
+ * behaviour is the same as the writer's on the main thread. A thread that
+ * dies (an error nothing in it caught) fails the batches it held, and the
+ * next batch starts a new thread and opens the store again.
  *
  * @example
  * ```ts ignore
@@ -57,24 +69,62 @@ export interface WorkerWriterOptions {
 export class WorkerWriter implements StoreWriter {
   /** Store name for logs and metrics. */
   readonly name: WorkerTarget["kind"];
-  readonly #worker: Worker;
+  readonly #log: Logger;
+  readonly #module: URL;
   readonly #calls = new Map<
     number,
     { resolve: (firsts: boolean[]) => void; reject: (e: Error) => void }
   >();
+  #worker: Worker;
+  #target: WorkerTarget | undefined;
   #nextId = 1;
   #closed = false;
+  // The thread died (an error nothing in it caught): the next save starts
+  // a new one and opens the store there again.
+  #dead = false;
+  #restarting: Promise<void> | undefined;
 
-  protected constructor(kind: WorkerTarget["kind"], log: Logger) {
+  protected constructor(
+    kind: WorkerTarget["kind"],
+    log: Logger,
+    module: URL = WRITER_WORKER,
+  ) {
     this.name = kind;
-    const worker = new Worker(
-      new URL("./writer_worker.ts", import.meta.url),
-      { type: "module" },
-    );
-    this.#worker = worker;
+    this.#log = log;
+    this.#module = module;
+    this.#worker = this.#spawn();
+  }
+
+  /**
+   * Starts the thread and opens the store there; throws a `StoreError` when
+   * it cannot (the thread is stopped).
+   */
+  static async start(
+    target: WorkerTarget,
+    { log = silentLogger, module }: WorkerWriterOptions = {},
+  ): Promise<WorkerWriter> {
+    const writer = new WorkerWriter(target.kind, log, module);
+    await writer.opened(target);
+    return writer;
+  }
+
+  /** Opens `target` in the thread (stopping it when that fails). */
+  protected async opened(target: WorkerTarget): Promise<void> {
+    this.#target = target;
+    try {
+      await this.#open();
+    } catch (error) {
+      this.#closed = true;
+      this.#worker.terminate();
+      throw error;
+    }
+  }
+
+  #spawn(): Worker {
+    const worker = new Worker(this.#module, { type: "module" });
     worker.onmessage = ({ data }: MessageEvent<WriterAnswer>) => {
       if ("log" in data) {
-        log[data.log.level](data.log.message, data.log.fields);
+        this.#log[data.log.level](data.log.message, data.log.fields);
         return;
       }
       const call = this.#calls.get(data.id);
@@ -86,37 +136,40 @@ export class WorkerWriter implements StoreWriter {
     };
     worker.onerror = (event) => {
       event.preventDefault();
-      const error = new StoreError(
-        `The ${kind} writer's thread failed: ${event.message}`,
+      // A worker with an uncaught error is gone: nothing sent to it would
+      // ever be answered.
+      worker.terminate();
+      if (worker !== this.#worker) return;
+      this.#dead = true;
+      this.#failCalls(
+        `The ${this.name} writer's thread failed (${event.message}); ` +
+          `the next batch starts a new one`,
       );
-      for (const call of this.#calls.values()) call.reject(error);
-      this.#calls.clear();
     };
+    return worker;
   }
 
-  /**
-   * Starts the thread and opens the store there; throws a `StoreError` when
-   * it cannot (the thread is stopped).
-   */
-  static async start(
-    target: WorkerTarget,
-    { log = silentLogger }: WorkerWriterOptions = {},
-  ): Promise<WorkerWriter> {
-    const writer = new WorkerWriter(target.kind, log);
-    await writer.opened(target, log);
-    return writer;
+  #open(): Promise<boolean[]> {
+    const levels = LOG_LEVELS.filter((level) => this.#log.enabled(level));
+    return this.#call({ id: 0, op: "open", target: this.#target!, levels });
   }
 
-  /** Opens `target` in the thread (stopping it when that fails). */
-  protected async opened(target: WorkerTarget, log: Logger): Promise<void> {
-    const levels = LOG_LEVELS.filter((level) => log.enabled(level));
-    try {
-      await this.#call({ id: 0, op: "open", target, levels });
-    } catch (error) {
-      this.#closed = true;
-      this.#worker.terminate();
-      throw error;
-    }
+  /** A new thread, with the store opened in it, after the last one died. */
+  #restart(): Promise<void> {
+    this.#restarting ??= (async () => {
+      try {
+        this.#worker = this.#spawn();
+        this.#dead = false;
+        await this.#open();
+      } catch (error) {
+        this.#dead = true;
+        this.#worker.terminate();
+        throw error;
+      } finally {
+        this.#restarting = undefined;
+      }
+    })();
+    return this.#restarting;
   }
 
   #call(request: WriterRequest): Promise<boolean[]> {
@@ -132,10 +185,17 @@ export class WorkerWriter implements StoreWriter {
     });
   }
 
+  #failCalls(message: string) {
+    const error = new StoreError(message);
+    for (const call of this.#calls.values()) call.reject(error);
+    this.#calls.clear();
+  }
+
   /** Saves a batch; see {@linkcode StoreWriter.save}. */
-  save(docs: readonly ReceivedDocument[]): Promise<boolean[]> {
-    if (docs.length === 0) return Promise.resolve([]);
-    return this.#call({ id: 0, op: "save", docs });
+  async save(docs: readonly ReceivedDocument[]): Promise<boolean[]> {
+    if (docs.length === 0) return [];
+    if (this.#dead && !this.#closed) await this.#restart();
+    return await this.#call({ id: 0, op: "save", docs });
   }
 
   /** Closes the store and stops the thread (at once if it is stuck). */
@@ -143,16 +203,16 @@ export class WorkerWriter implements StoreWriter {
     if (this.#closed) return;
     try {
       // A failed or stuck close ends the same way: the thread is stopped.
-      await settleWithin(
-        this.#call({ id: 0, op: "close" }),
-        CLOSE_WAIT_MS[this.name],
-      );
+      if (!this.#dead) {
+        await settleWithin(
+          this.#call({ id: 0, op: "close" }),
+          CLOSE_WAIT_MS[this.name],
+        );
+      }
     } finally {
       this.#closed = true;
       this.#worker.terminate();
-      const error = new StoreError(`The ${this.name} writer is closed`);
-      for (const call of this.#calls.values()) call.reject(error);
-      this.#calls.clear();
+      this.#failCalls(`The ${this.name} writer is closed`);
     }
   }
 }

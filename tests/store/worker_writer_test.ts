@@ -13,6 +13,8 @@ import {
 import { createLogger } from "../../lib/shared/mod.ts";
 import { freePort } from "../_helpers/net.ts";
 import { makeDocument, TestDatabase, TestRedis } from "../_helpers/db.ts";
+import { KILL_PAYLOAD } from "../_helpers/failing_writer_worker.ts";
+import { settleWithin } from "../../lib/shared/mod.ts";
 
 const docs = (from: number, n: number) =>
   Promise.all(Array.from({ length: n }, (_, i) => makeDocument(from + i)));
@@ -120,4 +122,45 @@ Deno.test("worker writer: the writer's log lines reach the main thread's logger"
     lines.some((l) => /no unique index on hash/.test(l)),
     lines.join("\n"),
   );
+});
+
+Deno.test("worker writer: a thread that dies fails its batch, and the next batch gets a new one", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/w.sqlite`;
+    const module = new URL(
+      "../_helpers/failing_writer_worker.ts",
+      import.meta.url,
+    );
+    const writer = await WorkerWriter.start({ kind: "sqlite", path }, {
+      module,
+    });
+    const first = await docs(32_300_000, 20);
+    assert.deepEqual(await writer.save(first), first.map(() => true));
+    // The dying thread's batch fails (it is kept and retried by the queue)
+    // instead of waiting forever for an answer that cannot come.
+    const kill = { ...first[0], payload: KILL_PAYLOAD, hash: "0".repeat(64) };
+    const killed = writer.save([kill]);
+    assert(await settleWithin(killed.catch(() => {}), 10_000), "no answer");
+    await assert.rejects(killed, (e) => {
+      assert(e instanceof StoreError);
+      assert.match(e.message, /thread failed \(.*killed by the test/);
+      return true;
+    });
+    // A new thread, with the file opened again: it stores and still dedupes.
+    const second = await docs(32_300_020, 10);
+    assert.deepEqual(await writer.save(second), second.map(() => true));
+    assert.deepEqual(await writer.save(first.slice(0, 3)), [
+      false,
+      false,
+      false,
+    ]);
+    await writer.close();
+    const file = new DatabaseSync(path);
+    const row = file.prepare("SELECT COUNT(*) AS n FROM ethereum_data").get();
+    file.close();
+    assert.equal(Number(row?.n), 30);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
