@@ -32,6 +32,17 @@ export { type IngestConn, type RejectReason, sha256Hex } from "./connection.ts";
 
 /** Connections served at once at most, by default. */
 export const DEFAULT_MAX_CONNECTIONS = 10_000;
+
+/**
+ * Connections the kernel completes and holds for the server before it
+ * accepts them (the listen backlog; Linux caps it at
+ * `net.core.somaxconn`, 4096 by default). Deno's default, 511, is smaller
+ * than a burst of 1,000 senders: a connection past it has its handshake
+ * dropped and the peer's kernel retries only after a second (the bench's
+ * 1,000 senders saw a 99th percentile of about 1 s). It is also where
+ * peers wait while every one of `--max-connections` is taken.
+ */
+export const LISTEN_BACKLOG = 4096;
 /** The "every slot is taken" warning is written at most this often, in ms. */
 const FULL_WARNING_MS = 10_000;
 

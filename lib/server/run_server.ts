@@ -8,7 +8,7 @@ import { AllowList } from "./cidr.ts";
 import { BlockTemplate, ConfigError } from "../shared/mod.ts";
 import type { MainContext } from "../shared/mod.ts";
 import type { ServerConfig } from "./options.ts";
-import { type IngestListener, IngestServer } from "./ingest.ts";
+import { type IngestListener, IngestServer, LISTEN_BACKLOG } from "./ingest.ts";
 import { TlsListener } from "./tls_listener.ts";
 import { LineWriter } from "./output.ts";
 import { ServerMetrics, serveServerHealth } from "./server_metrics.ts";
@@ -98,7 +98,7 @@ export async function openListener(
   const { host: hostname, port, tls } = config;
   if (tls === undefined) {
     try {
-      return Deno.listen({ hostname, port });
+      return Deno.listen({ hostname, port, tcpBacklog: LISTEN_BACKLOG });
     } catch (error) {
       // Name the address: "Address already in use" alone does not say which.
       if (error instanceof Error) {

@@ -12,6 +12,7 @@
  */
 import net from "node:net";
 import { createSecureContext, type SecureContext, TLSSocket } from "node:tls";
+import { LISTEN_BACKLOG } from "./ingest.ts";
 
 /** How long a close waits for its TLS close_notify to be sent. */
 export const CLOSE_NOTIFY_MS = 1000;
@@ -186,7 +187,7 @@ export class TlsListener {
     const server = net.createServer({ pauseOnConnect: true });
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
-      server.listen(options.port, options.hostname, () => {
+      server.listen(options.port, options.hostname, LISTEN_BACKLOG, () => {
         server.off("error", reject);
         resolve();
       });

@@ -2,8 +2,9 @@
  * Peers that try to hold the server, against a real server process on
  * 127.0.0.0/8: stalled TLS handshakes, one address taking every slot, and
  * slots kept by trickling one document every second. Legitimate senders
- * get through each time. Bounded: at most 300 sockets, and every holder
- * stops when its case ends.
+ * get through each time, and a burst larger than Deno's default listen
+ * backlog waits for a slot instead of being dropped. Bounded: at most 1,500
+ * sockets, and every holder stops when its case ends.
  */
 import assert from "node:assert/strict";
 import net from "node:net";
@@ -494,5 +495,77 @@ Deno.test("idle connections from many addresses yield to a waiting sender, the l
     );
   } finally {
     for (const socket of idle) socket.destroy();
+  }
+});
+
+Deno.test("a burst of 1,500 peers while every slot is taken waits in the listen backlog, and each is served", async () => {
+  await using server = await startServer([
+    "--no-store",
+    "--max-connections",
+    "1",
+    "--max-connections-per-ip",
+    "0",
+    "--max-connection-age",
+    "0",
+    "--idle-timeout",
+    "60",
+  ]);
+  // One peer takes the only slot, part way through a frame (a connection
+  // between frames would yield its slot to a waiting peer).
+  const holder = await Deno.connect({
+    hostname: "127.0.0.1",
+    port: server.port,
+  });
+  await holder.write(new TextEncoder().encode("900:<"));
+  const docs = await Promise.all(
+    Array.from({ length: 1500 }, (_, i) => makeDocument(9001 + i)),
+  );
+  const conns: Deno.Conn[] = [];
+  try {
+    // Each handshake is completed by the kernel and queued: past a backlog
+    // of 511 (Deno's default), the rest would have their handshakes
+    // dropped and retried for as long as the slot stays taken.
+    const deadline = AbortSignal.timeout(10_000);
+    const results = await Promise.allSettled(docs.map(async (doc) => {
+      const conn = await Deno.connect({
+        hostname: "127.0.0.1",
+        port: server.port,
+        signal: deadline,
+      });
+      conns.push(conn);
+      await conn.write(encodeNetstring(doc.payload));
+      await conn.closeWrite();
+    }));
+    const refused = results.filter((r) => r.status === "rejected");
+    assert.equal(
+      refused.length,
+      0,
+      `${refused.length} of 1500 peers not connected while the slot was ` +
+        `taken: ${(refused[0] as PromiseRejectedResult | undefined)?.reason}`,
+    );
+    // The slot comes free: every queued peer is served in turn.
+    holder.close();
+    const answers = await Promise.all(conns.map(async (conn) => {
+      const buffer = new Uint8Array(16);
+      let got = 0;
+      for (let n; (n = await conn.read(buffer.subarray(got))) !== null;) {
+        got += n;
+      }
+      return new TextDecoder().decode(buffer.subarray(0, got));
+    }));
+    assert.equal(answers.filter((a) => a === "2:ok,").length, 1500);
+    await waitFor(
+      () => dataFrom(server.child.stdout, "127.0.0.1").length >= 1500,
+      { what: "1,500 DATA lines" },
+    );
+  } finally {
+    try {
+      holder.close();
+    } catch { /* closed */ }
+    for (const conn of conns) {
+      try {
+        conn.close();
+      } catch { /* closed */ }
+    }
   }
 });
