@@ -331,7 +331,7 @@ export class MysqlWriter implements StoreWriter {
     await insertRows(
       conn,
       BLOCKS_UPSERT,
-      blockRows(docs, firsts).map((r) => [
+      blockRows(docs, firsts, order).map((r) => [
         r.hash,
         r.block?.toString() ?? null,
         r.firstSeen,

@@ -111,11 +111,12 @@ export class SqliteWriter implements StoreWriter {
     try {
       this.#db.exec("BEGIN IMMEDIATE");
       try {
-        for (const i of hashOrder(docs)) {
+        const order = hashOrder(docs);
+        for (const i of order) {
           const r = this.#insert.run(docs[i].hash, docs[i].payload);
           firsts[i] = Number(r.changes) === 1;
         }
-        for (const row of blockRows(docs, firsts)) {
+        for (const row of blockRows(docs, firsts, order)) {
           this.#block.run(
             row.hash,
             // SQLite integers are signed 64-bit; the payload keeps the rest.
