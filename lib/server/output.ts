@@ -49,74 +49,46 @@ export function escapeLineBreaks(text: string): string {
 }
 
 /**
- * How long a printed line may wait for others to share its write, in ms.
- * Under load a write per turn of the event loop carried one or two lines
- * (about 2 us of the event loop's time a document); a lone line is still
- * printed within a moment.
- */
-export const LINE_DELAY_MS = 2;
-
-/**
- * Collects lines and writes them to a sink in one write per
- * {@linkcode LINE_DELAY_MS}, so a burst of documents costs one syscall, not
- * one each, and callers never await the terminal or pipe.
+ * Collects lines and writes them to a sink in one write per turn of the
+ * event loop, so a burst of documents costs one syscall, not one each, and
+ * callers never await the terminal or pipe.
  */
 export class LineWriter {
   readonly #sink: Writer;
-  readonly #delayMs: number;
   readonly #encoder = new TextEncoder();
   #pending: string[] = [];
-  #timer: ReturnType<typeof setTimeout> | undefined;
   #flushing: Promise<void> | undefined;
 
   /** Builds a writer over `sink` (default stdout). */
-  constructor(
-    sink: Writer = Deno.stdout,
-    { delayMs = LINE_DELAY_MS }: { delayMs?: number } = {},
-  ) {
+  constructor(sink: Writer = Deno.stdout) {
     this.#sink = sink;
-    this.#delayMs = delayMs;
   }
 
   /** Queues one line; a newline is added. */
   writeLine(line: string): void {
     this.#pending.push(line);
-    this.#schedule();
+    this.#flushing ??= this.#drain();
   }
 
-  /** Writes what is queued now; resolves once everything queued is written. */
+  /** Resolves once everything queued so far is written. */
   async flush(): Promise<void> {
-    while (this.#timer !== undefined || this.#flushing) {
-      if (this.#timer !== undefined) {
-        clearTimeout(this.#timer);
-        this.#timer = undefined;
-        this.#flushing ??= this.#drain();
-      }
-      await this.#flushing;
-    }
-  }
-
-  /** A write of what is queued, `delayMs` from now, unless one is due. */
-  #schedule() {
-    if (this.#flushing || this.#timer !== undefined) return;
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      this.#flushing = this.#drain();
-    }, this.#delayMs);
+    while (this.#flushing) await this.#flushing;
   }
 
   async #drain(): Promise<void> {
-    const text = this.#pending.join("\n") + "\n";
-    this.#pending = [];
+    // Let the rest of this turn add its lines to the same write.
+    await Promise.resolve();
     try {
-      await writeAll(this.#sink, this.#encoder.encode(text));
+      while (this.#pending.length > 0) {
+        const text = this.#pending.join("\n") + "\n";
+        this.#pending = [];
+        await writeAll(this.#sink, this.#encoder.encode(text));
+      }
     } catch {
       // A closed stdout (e.g. `| head`) must not stop the server.
       this.#pending = [];
     } finally {
       this.#flushing = undefined;
-      // Lines queued meanwhile wait for company too.
-      if (this.#pending.length > 0) this.#schedule();
     }
   }
 }
