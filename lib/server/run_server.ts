@@ -79,9 +79,13 @@ export async function runServer(
     closing: () => signal.aborted,
     log,
   });
-  await server.serve();
-  await server.shutdown();
-  await out.flush();
+  try {
+    await server.serve();
+    await server.shutdown();
+  } finally {
+    // The DATA lines still queued are written even when serving failed.
+    await out.flush();
+  }
   await storage?.close(config.storeFlushTimeoutMs);
   await health?.shutdown();
   log.info("Stopped");
