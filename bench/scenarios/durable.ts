@@ -262,6 +262,15 @@ async function main(settings: Settings): Promise<ScenarioResult[]> {
     }
     return result;
   });
+  // Each round's pair, so one run shows how far the machine moved the ratio.
+  const pairs = all.filter((s) => s.store || s.id === "no-store").map((s) => {
+    const base = runs.get(s.id === "no-store" ? "ok-only" : "durable")!;
+    const ratios = runs.get(s.id)!.map((r, k) =>
+      base[k] ? (r.load.rate / base[k].load.rate).toFixed(2) : "-"
+    );
+    return `${s.id} ${ratios.join(" ")}`;
+  });
+  settings.log(`scenario 8, each round's ratio: ${pairs.join(", ")}`);
   const costs = results.flatMap((r) => {
     const d = r.details ?? {};
     return typeof d.machineUsPerDoc === "number"
@@ -406,6 +415,14 @@ async function heavier(
         ratioToDurableSink: sink > 0 ? (result.rate ?? 0) / sink : null,
       };
     }
+    settings.log(
+      `scenario 8, ${subject.name}, ${variant}: each round's ratio to its ` +
+        `plain run: ${
+          heavy.map((r, k) =>
+            plain[k] ? (r.load.rate / plain[k].load.rate).toFixed(2) : "-"
+          ).join(" ")
+        }`,
+    );
     // Within 10% of the plain rate.
     judge(result, { on: "ratio", op: ">=", value: 0.9 });
     if (result.lost !== 0) result.target!.met = false;
