@@ -104,9 +104,9 @@ export function localMysqlArgs(database: string): string[] {
 /**
  * Waits, up to a minute, until InnoDB stops writing back the dirty pages a
  * bulk insert left (their count holds still for two seconds). A 1M-row
- * prefill leaves thousands; flushed during the first measured round they
- * slowed it, and a store that has held its documents for a while has
- * written them back long ago.
+ * prefill leaves about 6,000, and InnoDB writes back half of them in the
+ * next 10 s: during the first measured round, that slowed it. A store that
+ * has held its documents for a while is past that.
  */
 async function innodbAtRest(admin: mysql.Connection): Promise<void> {
   const dirty = async () => {
