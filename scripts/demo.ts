@@ -15,6 +15,7 @@ import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { DEFAULT_RPC_URLS } from "../lib/client/options.ts";
 import { abortableSleep } from "../lib/shared/async.ts";
+import { SECOND_SIGNAL_MS } from "../lib/shared/run_main.ts";
 import { RpcError } from "../lib/shared/jsonrpc.ts";
 import { redactUrl } from "../lib/shared/redact.ts";
 import { RpcClient } from "../lib/shared/rpc.ts";
@@ -203,10 +204,14 @@ say(
   }; DATA lines follow. Ctrl-C stops.`,
 );
 
-let stopping = false;
-const stop = () => {
-  if (stopping) Deno.exit(130);
-  stopping = true;
+// A terminal's Ctrl-C reaches every program of the process group, and
+// `deno task` forwards it to this one again: a signal within
+// SECOND_SIGNAL_MS of the first is that copy. The programs are signalled
+// only if still running a moment later (a signal sent to this process
+// alone), so a Ctrl-C does not make each log a second one. A later Ctrl-C
+// exits at once, as the programs' own second Ctrl-C does.
+let stoppingAt: number | undefined;
+const signalChildren = () => {
   for (const child of children) {
     try {
       child.kill("SIGTERM");
@@ -215,15 +220,29 @@ const stop = () => {
     }
   }
 };
-Deno.addSignalListener("SIGINT", stop);
-Deno.addSignalListener("SIGTERM", stop);
+const stop = (signal: Deno.Signal) => () => {
+  if (stoppingAt !== undefined) {
+    if (signal === "SIGINT" && Date.now() - stoppingAt > SECOND_SIGNAL_MS) {
+      Deno.exit(130);
+    }
+    return;
+  }
+  stoppingAt = Date.now();
+  setTimeout(signalChildren, SECOND_SIGNAL_MS);
+};
+Deno.addSignalListener("SIGINT", stop("SIGINT"));
+Deno.addSignalListener("SIGTERM", stop("SIGTERM"));
 
 // One program exiting on its own (e.g. a bad ETH_RPC_URL) stops the demo.
 const first = await Promise.race(children.map((c) => c.status));
-const unexpected = !stopping;
+// A Ctrl-C reaches the programs and this process at once: its handler may
+// not have run yet when the quickest program has already exited.
+if (stoppingAt === undefined) await abortableSleep(SECOND_SIGNAL_MS);
+const unexpected = stoppingAt === undefined;
 if (unexpected) {
   say(`a program exited with status ${first.code}; stopping`);
-  stop();
+  stoppingAt = Date.now();
+  signalChildren();
 }
 await Promise.all(children.map((c) => c.status));
 Deno.exit(unexpected ? 1 : 0);

@@ -12,8 +12,12 @@ import type { CommonConfig } from "./options.ts";
 import { ConfigError, type OptionTable } from "./option_kinds.ts";
 import { TemplateError } from "./template.ts";
 
-/** A SIGINT this soon after the first is a forwarded copy, not a second. */
-const SECOND_SIGNAL_MS = 500;
+/**
+ * A signal this soon after the first, in ms, is a copy of it, not a second
+ * request: `deno task` forwards what it receives to the program it runs,
+ * and a terminal's Ctrl-C reaches the whole process group.
+ */
+export const SECOND_SIGNAL_MS = 500;
 
 /** What a program's body receives. */
 export interface MainContext<C> {

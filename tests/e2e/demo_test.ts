@@ -1,9 +1,11 @@
 // `deno task demo` on a machine where no public endpoint answers: the demo
 // says so in one line, starts the local devnet, DATA lines flow within 30 s,
-// and Ctrl-C leaves no process behind.
+// and Ctrl-C leaves no process behind; a terminal's Ctrl-C stops each program
+// once.
 import assert from "node:assert/strict";
 import { freePort, waitFor } from "../_helpers/net.ts";
 import { Child } from "../_helpers/process.ts";
+import { SECOND_SIGNAL_MS } from "../../lib/shared/run_main.ts";
 
 /** Every process whose ancestry leads to `pid`. */
 function descendants(pid: number): number[] {
@@ -94,6 +96,66 @@ Deno.test("demo: offline, it starts the devnet and DATA lines flow; Ctrl-C stops
   } finally {
     // Children first: one left holding the demo's stderr would keep the
     // pipe, and this test, open.
+    if (family.length === 0) family = descendants(demo.pid);
+    for (const pid of family) {
+      if (alive(pid)) Deno.kill(pid, "SIGKILL");
+    }
+    if (demo.status === undefined) await demo.stop("SIGKILL");
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("demo: a terminal's Ctrl-C (the whole process group, forwarded again by `deno task`) stops each program once; the demo waits for them and exits 0", async () => {
+  const closed = freePort();
+  const dir = await Deno.makeTempDir({ prefix: "eth_demo_" });
+  // setsid: `deno task demo` in a process group of its own, signalled as a
+  // whole as a terminal's Ctrl-C does; the task runner forwards it to the
+  // demo again.
+  const demo = new Child("setsid", [
+    Deno.execPath(),
+    "task",
+    "demo",
+    "--sqlite-path",
+    `${dir}/eth.sqlite`,
+  ], {
+    ETH_RPC_URL: "",
+    ETH_DEMO_PUBLIC_RPC: `http://127.0.0.1:${closed}`,
+  });
+  let family: number[] = [];
+  try {
+    await demo.waitForLine(/^DATA - 127\.0\.0\.1:\d+ - <!doctype html>/, {
+      timeoutMs: 40_000,
+    });
+    family = descendants(demo.pid);
+    Deno.kill(-demo.pid, "SIGINT");
+    const status = await demo.exited();
+    const log = demo.stderr.join("\n");
+    // The forwarded copy is not a second Ctrl-C: the demo waited for its
+    // programs (the server's last line is in its output) and exits 0.
+    assert.equal(status.code, 0, log);
+    assert.match(log, /server: Stopped$/m);
+    assert.doesNotMatch(log, /a program exited/);
+    for (const program of ["server", "stats", "client", "devnet"]) {
+      const stopping = demo.stderr.filter((l) =>
+        l.includes(`INFO ${program}: Stopping`)
+      );
+      assert.equal(stopping.length, 1, `${program}:\n${log}`);
+    }
+    // Each program had the Ctrl-C itself. The demo signals those still
+    // running SECOND_SIGNAL_MS later, so a program may see a second
+    // signal only if it took that long to stop.
+    const at = (line: string) => Date.parse(line.split(" ")[0]);
+    const first = Math.min(
+      ...demo.stderr.filter((l) => / Stopping$/.test(l)).map(at),
+    );
+    for (const again of demo.stderr.filter((l) => /again/.test(l))) {
+      assert.ok(at(again) - first >= SECOND_SIGNAL_MS, `${again}\n${log}`);
+    }
+    await waitFor(() => family.every((pid) => !alive(pid)), {
+      what: `no process left of ${family.join(", ")}`,
+      timeoutMs: 10_000,
+    });
+  } finally {
     if (family.length === 0) family = descendants(demo.pid);
     for (const pid of family) {
       if (alive(pid)) Deno.kill(pid, "SIGKILL");
