@@ -43,6 +43,26 @@ function alive(pid: number): boolean {
   }
 }
 
+/** Waits until none of `family` is alive. */
+async function noneLeft(family: number[]): Promise<void> {
+  await waitFor(() => family.every((pid) => !alive(pid)), {
+    what: `no process left of ${family.join(", ")}`,
+    timeoutMs: 10_000,
+  });
+}
+
+/** Kills what is left of a demo and its programs; removes its folder. */
+async function cleanUp(demo: Child, family: number[], dir: string) {
+  // Children first: one left holding the demo's stderr would keep the
+  // pipe, and the test, open.
+  if (family.length === 0) family = descendants(demo.pid);
+  for (const pid of family) {
+    if (alive(pid)) Deno.kill(pid, "SIGKILL");
+  }
+  if (demo.status === undefined) await demo.stop("SIGKILL");
+  await Deno.remove(dir, { recursive: true });
+}
+
 Deno.test("demo: offline, it starts the devnet and DATA lines flow; Ctrl-C stops everything", async () => {
   const closed = [freePort(), freePort()];
   const dir = await Deno.makeTempDir({ prefix: "eth_demo_" });
@@ -89,19 +109,9 @@ Deno.test("demo: offline, it starts the devnet and DATA lines flow; Ctrl-C stops
       what: "the demo to exit",
       timeoutMs: 20_000,
     });
-    await waitFor(() => family.every((pid) => !alive(pid)), {
-      what: `no process left of ${family.join(", ")}`,
-      timeoutMs: 10_000,
-    });
+    await noneLeft(family);
   } finally {
-    // Children first: one left holding the demo's stderr would keep the
-    // pipe, and this test, open.
-    if (family.length === 0) family = descendants(demo.pid);
-    for (const pid of family) {
-      if (alive(pid)) Deno.kill(pid, "SIGKILL");
-    }
-    if (demo.status === undefined) await demo.stop("SIGKILL");
-    await Deno.remove(dir, { recursive: true });
+    await cleanUp(demo, family, dir);
   }
 });
 
@@ -151,16 +161,8 @@ Deno.test("demo: a terminal's Ctrl-C (the whole process group, forwarded again b
     for (const again of demo.stderr.filter((l) => /again/.test(l))) {
       assert.ok(at(again) - first >= SECOND_SIGNAL_MS, `${again}\n${log}`);
     }
-    await waitFor(() => family.every((pid) => !alive(pid)), {
-      what: `no process left of ${family.join(", ")}`,
-      timeoutMs: 10_000,
-    });
+    await noneLeft(family);
   } finally {
-    if (family.length === 0) family = descendants(demo.pid);
-    for (const pid of family) {
-      if (alive(pid)) Deno.kill(pid, "SIGKILL");
-    }
-    if (demo.status === undefined) await demo.stop("SIGKILL");
-    await Deno.remove(dir, { recursive: true });
+    await cleanUp(demo, family, dir);
   }
 });
