@@ -9,12 +9,14 @@ import type { LoadResult } from "./load.ts";
 import {
   conntrackRoom,
   countLines,
+  DATABASE_SERVERS,
   freePort,
   LOAD_MAX_CONNECTIONS_PER_SECOND,
   type MachineCpu,
   Proc,
   ProcessError,
   readMachineCpu,
+  readProcessesCpu,
   type Usage,
   waitForPort,
 } from "./_proc.ts";
@@ -109,6 +111,11 @@ export interface Measured {
    * process: the load generator, the stores), where /proc/stat exists.
    */
   machine?: MachineCpu;
+  /**
+   * CPU seconds the database servers on this machine (MariaDB, Redis: see
+   * `DATABASE_SERVERS`) used during the run, where /proc exists.
+   */
+  databasesCpuSeconds?: number;
 }
 
 /** Runs the load generator against `running`, timing its CPU use. */
@@ -121,7 +128,9 @@ export async function measure(
   await roomForLoad(load, settings);
   const before = running.proc.usage()?.cpuSeconds ?? 0;
   const machineBefore = readMachineCpu();
+  const databasesBefore = readProcessesCpu(DATABASE_SERVERS);
   const report = await runLoad(running.port, load, settings);
+  const databasesAfter = readProcessesCpu(DATABASE_SERVERS);
   const machineAfter = readMachineCpu();
   const after = running.proc.usage()?.cpuSeconds ?? before;
   const machine = machineBefore && machineAfter
@@ -130,7 +139,16 @@ export async function measure(
       idleSeconds: machineAfter.idleSeconds - machineBefore.idleSeconds,
     }
     : undefined;
-  return { load: report, cpuSeconds: after - before, machine };
+  const databasesCpuSeconds =
+    databasesBefore !== undefined && databasesAfter !== undefined
+      ? databasesAfter - databasesBefore
+      : undefined;
+  return {
+    load: report,
+    cpuSeconds: after - before,
+    machine,
+    ...(databasesCpuSeconds !== undefined ? { databasesCpuSeconds } : {}),
+  };
 }
 
 /** CPU microseconds per successful operation. */
@@ -150,6 +168,37 @@ export function machinePerOp(
   return {
     usPerOp: (c.busySeconds * 1e6) / m.load.ok,
     busy: c.busySeconds / (c.busySeconds + c.idleSeconds),
+  };
+}
+
+/** Where a run's busy CPU went, in microseconds per successful operation. */
+export interface MachineSplit {
+  /** The process under test. */
+  server: number;
+  /** The load generator. */
+  load: number;
+  /** The database servers on this machine (MariaDB, Redis). */
+  databases: number;
+  /** Everything else: the kernel's threads, other programs. */
+  other: number;
+}
+
+/**
+ * Splits {@linkcode machinePerOp}'s figure by process; null without
+ * /proc or without the database servers' figure.
+ */
+export function machineSplit(m: Measured): MachineSplit | null {
+  const whole = machinePerOp(m);
+  if (!whole || m.databasesCpuSeconds === undefined) return null;
+  const perOp = (seconds: number) => (seconds * 1e6) / m.load.ok;
+  const server = perOp(m.cpuSeconds);
+  const load = perOp(m.load.cpuSeconds);
+  const databases = perOp(m.databasesCpuSeconds);
+  return {
+    server,
+    load,
+    databases,
+    other: whole.usPerOp - server - load - databases,
   };
 }
 

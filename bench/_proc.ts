@@ -48,6 +48,13 @@ export interface Usage {
 
 const TICKS_PER_SECOND = 100;
 
+/** User + system CPU seconds from a `/proc/<pid>/stat` line. */
+function statCpuSeconds(stat: string): number {
+  // The command name may hold spaces; the fields we want follow its ')'.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+}
+
 /** Reads a live process's memory and CPU time; undefined once it is gone. */
 export function readUsage(pid: number): Usage | undefined {
   try {
@@ -57,9 +64,7 @@ export function readUsage(pid: number): Usage | undefined {
       const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status);
       return m ? Number(m[1]) * 1024 : 0;
     };
-    // The command name may hold spaces; the fields we want follow its ')'.
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    const cpu = (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+    const cpu = statCpuSeconds(stat);
     return {
       rssBytes: kb("VmRSS"),
       peakRssBytes: kb("VmHWM"),
@@ -103,6 +108,47 @@ export function readMachineCpu(
       TICKS_PER_SECOND,
     idleSeconds: (idle + iowait) / TICKS_PER_SECOND,
   };
+}
+
+/**
+ * The database servers a store may run on this machine, by their command
+ * name in `/proc/<pid>/comm`: what {@linkcode readProcessesCpu} sums.
+ */
+export const DATABASE_SERVERS: readonly string[] = [
+  "mariadbd",
+  "mysqld",
+  "redis-server",
+];
+
+/**
+ * The CPU seconds (user + system, since each started) of every process
+ * whose command name is in `names`, summed; undefined where there is no
+ * /proc. Scenario 8 takes what a run adds for {@linkcode DATABASE_SERVERS}:
+ * on a bench machine MariaDB and Redis share the two cores with the server,
+ * where a fleet's run on hosts of their own.
+ */
+export function readProcessesCpu(
+  names: readonly string[],
+  root = "/proc",
+): number | undefined {
+  let total = 0;
+  try {
+    for (const entry of Deno.readDirSync(root)) {
+      if (!/^\d+$/.test(entry.name)) continue;
+      try {
+        const comm = Deno.readTextFileSync(`${root}/${entry.name}/comm`).trim();
+        if (!names.includes(comm)) continue;
+        total += statCpuSeconds(
+          Deno.readTextFileSync(`${root}/${entry.name}/stat`),
+        );
+      } catch {
+        // Gone meanwhile.
+      }
+    }
+  } catch {
+    return undefined;
+  }
+  return total;
 }
 
 /**

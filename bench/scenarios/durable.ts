@@ -25,6 +25,8 @@ import {
   cpuPerOp,
   type LoadArgs,
   machinePerOp,
+  type MachineSplit,
+  machineSplit,
   measure,
   type Measured,
   randomSuffix,
@@ -177,6 +179,9 @@ function summary(
     : undefined;
   const cpu = runs.map(cpuPerOp).filter((n) => n !== null);
   const machine = runs.map(machinePerOp).filter((m) => m !== null);
+  const split = runs.map(machineSplit).filter((m) => m !== null);
+  const part = (key: keyof MachineSplit) =>
+    Math.round(median(split.map((m) => m[key])));
   const result: ScenarioResult = {
     id: `8-${id}`,
     scenario: 8,
@@ -204,6 +209,18 @@ function summary(
         ? {
           machineUsPerDoc: Math.round(median(machine.map((m) => m.usPerOp))),
           machineBusy: Number(median(machine.map((m) => m.busy)).toFixed(2)),
+        }
+        : {}),
+      // The same, by process (medians of each part, so they need not add
+      // up to the whole's median exactly).
+      ...(split.length
+        ? {
+          machineSplit: {
+            server: part("server"),
+            load: part("load"),
+            databases: part("databases"),
+            other: part("other"),
+          },
         }
         : {}),
     },
@@ -273,9 +290,13 @@ async function main(settings: Settings): Promise<ScenarioResult[]> {
   settings.log(`scenario 8, each round's ratio: ${pairs.join(", ")}`);
   const costs = results.flatMap((r) => {
     const d = r.details ?? {};
-    return typeof d.machineUsPerDoc === "number"
-      ? [`${r.id} ${d.machineUsPerDoc} us (${d.machineBusy} busy)`]
-      : [];
+    if (typeof d.machineUsPerDoc !== "number") return [];
+    const s = d.machineSplit as MachineSplit | undefined;
+    const parts = s
+      ? `; the process ${s.server}, load generator ${s.load}, ` +
+        `MariaDB and Redis ${s.databases}, other ${s.other}`
+      : "";
+    return [`${r.id} ${d.machineUsPerDoc} us (${d.machineBusy} busy${parts})`];
   });
   if (costs.length) {
     settings.log(

@@ -2,11 +2,21 @@
  * The bench's wait for room in the kernel's connection-tracking table
  * (`conntrackRoom` in bench/_proc.ts), driven by an injected table, and its
  * reading of the whole machine's CPU time (`readMachineCpu`), from a given
- * /proc/stat and from the real one while this process spins.
+ * /proc/stat and from the real one while this process spins, and of the
+ * database servers' CPU time (`readProcessesCpu`), from a made-up /proc and
+ * the real one.
  */
 import assert from "node:assert/strict";
-import { conntrackRoom, readMachineCpu } from "../../bench/_proc.ts";
-import { machinePerOp, type Measured } from "../../bench/_harness.ts";
+import {
+  conntrackRoom,
+  readMachineCpu,
+  readProcessesCpu,
+} from "../../bench/_proc.ts";
+import {
+  machinePerOp,
+  machineSplit,
+  type Measured,
+} from "../../bench/_harness.ts";
 
 /** A table of `max` entries whose count reads as `counts`, then its last. */
 function table(max: number, counts: number[]) {
@@ -95,4 +105,69 @@ Deno.test("machinePerOp: the machine's busy CPU per operation, and the busy shar
     machinePerOp(measured(0, { busySeconds: 1, idleSeconds: 1 })),
     null,
   );
+});
+
+/** A `/proc/<pid>/stat` line with these user and system ticks. */
+function statLine(pid: number, comm: string, utime: number, stime: number) {
+  // Fields 3-13 (state to cmajflt) before utime and stime, then the rest.
+  return `${pid} (${comm}) S 1 ${pid} ${pid} 0 -1 4194560 100 0 0 0 ` +
+    `${utime} ${stime} 0 0 20 0 1 0 100 1000 10`;
+}
+
+Deno.test("readProcessesCpu: sums the CPU of the processes with those names, no others", () => {
+  const root = Deno.makeTempDirSync({ prefix: "proc-test-" });
+  try {
+    const proc = (pid: string, comm: string, stat?: string) => {
+      Deno.mkdirSync(`${root}/${pid}`);
+      Deno.writeTextFileSync(`${root}/${pid}/comm`, `${comm}\n`);
+      if (stat) Deno.writeTextFileSync(`${root}/${pid}/stat`, stat);
+    };
+    proc("100", "mariadbd", statLine(100, "mariadbd", 150, 50));
+    // A name with a space and a parenthesis: fields follow the last ')'.
+    proc(
+      "200",
+      "redis-server",
+      statLine(200, "redis-server *:6379) x", 30, 20),
+    );
+    proc("300", "deno", statLine(300, "deno", 9000, 9000));
+    // Gone between listing and reading: skipped.
+    proc("400", "mariadbd");
+    // Not a process.
+    proc("self", "mariadbd", statLine(1, "mariadbd", 7000, 7000));
+    assert.equal(readProcessesCpu(["mariadbd", "redis-server"], root), 2.5);
+    assert.equal(readProcessesCpu(["mysqld"], root), 0);
+    assert.equal(readProcessesCpu(["mariadbd"], `${root}/none`), undefined);
+  } finally {
+    Deno.removeSync(root, { recursive: true });
+  }
+});
+
+Deno.test("readProcessesCpu: the real /proc counts this process's spinning under its name", () => {
+  const name = Deno.readTextFileSync("/proc/self/comm").trim();
+  const before = readProcessesCpu([name]);
+  assert.ok(before !== undefined, "no /proc on this machine");
+  const until = performance.now() + 300;
+  while (performance.now() < until) {
+    // Spin.
+  }
+  const spent = readProcessesCpu([name])! - before;
+  assert.ok(spent >= 0.2, `${name} processes spent ${spent} s`);
+});
+
+Deno.test("machineSplit: the machine's CPU per operation by process, the rest as other", () => {
+  const measured = (databasesCpuSeconds?: number) =>
+    ({
+      load: { ok: 10_000, cpuSeconds: 0.6 },
+      cpuSeconds: 0.8,
+      machine: { busySeconds: 2, idleSeconds: 0.4 },
+      databasesCpuSeconds,
+    }) as unknown as Measured;
+  const split = machineSplit(measured(0.3))!;
+  assert.deepEqual(
+    Object.fromEntries(
+      Object.entries(split).map(([k, v]) => [k, Math.round(v * 1000) / 1000]),
+    ),
+    { server: 80, load: 60, databases: 30, other: 30 },
+  );
+  assert.equal(machineSplit(measured()), null);
 });
