@@ -177,7 +177,7 @@ export interface MachineSplit {
   server: number;
   /** The load generator. */
   load: number;
-  /** The database servers on this machine (MariaDB, Redis). */
+  /** The database servers on this machine (`DATABASE_SERVERS`). */
   databases: number;
   /** Everything else: the kernel's threads, other programs. */
   other: number;

@@ -125,7 +125,7 @@ export const DATABASE_SERVERS: readonly string[] = [
  * whose command name is in `names`, summed; undefined where there is no
  * /proc. Scenario 8 takes what a run adds for {@linkcode DATABASE_SERVERS}:
  * on a bench machine MariaDB and Redis share the two cores with the server,
- * where a fleet's run on hosts of their own.
+ * whereas in a fleet they run on hosts of their own.
  */
 export function readProcessesCpu(
   names: readonly string[],

@@ -294,7 +294,7 @@ async function main(settings: Settings): Promise<ScenarioResult[]> {
     const s = d.machineSplit as MachineSplit | undefined;
     const parts = s
       ? `; the process ${s.server}, load generator ${s.load}, ` +
-        `MariaDB and Redis ${s.databases}, other ${s.other}`
+        `database servers ${s.databases}, other ${s.other}`
       : "";
     return [`${r.id} ${d.machineUsPerDoc} us (${d.machineBusy} busy${parts})`];
   });
