@@ -68,10 +68,10 @@ export function sqliteStore(settings: Settings): BenchStore {
           SELECT printf('%064x', i),
             substr(hex(zeroblob(${PREFILL_PAYLOAD_CHARS})), 1, ${PREFILL_PAYLOAD_CHARS})
           FROM seq`);
-        db.exec(`${seq} INSERT INTO eth_blocks
-          (hash, block_number, first_seen_ms, last_seen_ms, copies, server)
-          SELECT printf('%064x', i), i, ${Date.now()}, ${Date.now()}, 1,
-            'prefill' FROM seq`);
+        db.exec(`INSERT INTO eth_blocks
+          (id, hash, block_number, first_seen_ms, last_seen_ms, copies, server)
+          SELECT id, hash, id, ${Date.now()}, ${Date.now()}, 1, 'prefill'
+          FROM ethereum_data`);
         db.exec("COMMIT");
       } finally {
         db.close();

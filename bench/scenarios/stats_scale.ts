@@ -74,14 +74,14 @@ export async function fillSqlite(path: string, count: number) {
       "INSERT INTO ethereum_data (hash, payload) VALUES (?, ?)",
     );
     const blocks = db.prepare(
-      `INSERT INTO eth_blocks (hash, block_number, first_seen_ms, last_seen_ms,
-         copies, server) VALUES (?, ?, ?, ?, 1, ?)`,
+      `INSERT INTO eth_blocks (id, hash, block_number, first_seen_ms,
+         last_seen_ms, copies, server) VALUES (?, ?, ?, ?, ?, 1, ?)`,
     );
     db.exec("BEGIN");
     for (const r of history(count, template)) {
-      data.run(r.hash, r.payload);
+      const { lastInsertRowid: id } = data.run(r.hash, r.payload);
       if (!r.original) {
-        blocks.run(r.hash, r.block, r.firstSeen, r.firstSeen, r.server);
+        blocks.run(id, r.hash, r.block, r.firstSeen, r.firstSeen, r.server);
       }
     }
     db.exec("INSERT INTO eth_clients VALUES ('10.0.0.1', 1, 0, 0)");

@@ -8,6 +8,7 @@
  *
  * @module
  */
+import type { BlockJoin } from "./schema.ts";
 import type { StoredHistory } from "./types.ts";
 
 /** Highest row id: everything at or below it is in the summary. */
@@ -36,7 +37,7 @@ export const HISTORY_RUNS_SQL = `SELECT block_number AS block, prev FROM (
 /**
  * First copies per server (null: stored by an original server, or a copy
  * of one's document), with the last first-seen time, over our table; plus
- * the originals' rows our table lacks (see {@linkcode HISTORY_UNLISTED_SQL}).
+ * the originals' rows our table lacks (see {@linkcode historyUnlistedSql}).
  */
 export const HISTORY_SERVERS_SQL =
   `SELECT server, COUNT(*) AS n, MAX(first_seen_ms) AS last_seen
@@ -47,17 +48,21 @@ export const HISTORY_SERVERS_SQL =
  * rendered for a block, or a number beyond the column), through the index
  * on `block_number`: normally none.
  */
-export const HISTORY_NUMBERLESS_SQL = `SELECT d.payload AS payload
-   FROM eth_blocks b JOIN ethereum_data d ON d.hash = b.hash
+export function historyNumberlessSql(join: BlockJoin): string {
+  return `SELECT d.payload AS payload
+   FROM eth_blocks b JOIN ethereum_data d ON ${join.on}
    WHERE b.block_number IS NULL`;
+}
 
 /**
  * Ids of the documents only an original server stored (no row in our
- * table): an anti-join over the two hash indexes that reads no payload.
+ * table): an anti-join over the two tables' keys that reads no payload.
  * Their payloads are then read by id ({@linkcode HISTORY_PAYLOADS_SQL}).
  */
-export const HISTORY_UNLISTED_SQL = `SELECT d.id AS id FROM ethereum_data d
-   LEFT JOIN eth_blocks b ON b.hash = d.hash WHERE b.hash IS NULL`;
+export function historyUnlistedSql(join: BlockJoin): string {
+  return `SELECT d.id AS id FROM ethereum_data d
+   LEFT JOIN eth_blocks b ON ${join.on} WHERE ${join.key} IS NULL`;
+}
 
 /** Payloads by id: `?` is a list of ids. */
 export const HISTORY_PAYLOADS_SQL =

@@ -16,20 +16,24 @@ import {
 import {
   bucketRows,
   STORED_SINCE_PLAIN_SQL,
-  STORED_SINCE_SQL,
+  storedSinceSql,
   toBlockRecord,
   toClientRecord,
   toStoredRow,
 } from "./rows.ts";
-import { MYSQL_INDEX_NAMES_SQL, MYSQL_STATS_INDEXES } from "./schema.ts";
+import {
+  HASH_BLOCK_JOIN,
+  MYSQL_INDEX_NAMES_SQL,
+  MYSQL_STATS_INDEXES,
+} from "./schema.ts";
 import {
   HISTORY_MARK_SQL,
-  HISTORY_NUMBERLESS_SQL,
   HISTORY_PAYLOADS_SQL,
   HISTORY_RECENT_SQL,
   HISTORY_RUNS_SQL,
   HISTORY_SERVERS_SQL,
-  HISTORY_UNLISTED_SQL,
+  historyNumberlessSql,
+  historyUnlistedSql,
   PAYLOADS_PER_READ,
   toHistory,
 } from "./history.ts";
@@ -211,7 +215,7 @@ export class MysqlReader implements StoreReader {
 
   /** See {@linkcode StoreReader.storedSince}; `order` is the row id. */
   async storedSince(after: number, limit: number): Promise<StoredRow[]> {
-    const rows = await this.#rows(STORED_SINCE_SQL, [after, limit], {
+    const rows = await this.#rows(STORED_SINCE, [after, limit], {
       sql: STORED_SINCE_PLAIN_SQL,
       params: [after, limit],
     });
@@ -264,8 +268,8 @@ export class MysqlReader implements StoreReader {
         mark,
         runs: await rows(HISTORY_RUNS_SQL),
         servers: await rows(HISTORY_SERVERS_SQL),
-        numberless: await rows(HISTORY_NUMBERLESS_SQL),
-        unlisted: await payloads(await rows(HISTORY_UNLISTED_SQL)),
+        numberless: await rows(NUMBERLESS),
+        unlisted: await payloads(await rows(UNLISTED)),
         recent: await rows(HISTORY_RECENT_SQL, [
           mark - this.reorderWindow,
           mark,
@@ -326,7 +330,11 @@ const BLOCK_SELECT =
 const DOCUMENT_SELECT = `SELECT d.hash AS hash, d.payload AS payload,
      b.block_number AS block_number, b.first_seen_ms AS first_seen_ms,
      b.last_seen_ms AS last_seen_ms, b.copies AS copies, b.server AS server
-   FROM ethereum_data d LEFT JOIN eth_blocks b ON b.hash = d.hash`;
+   FROM ethereum_data d LEFT JOIN eth_blocks b ON ${HASH_BLOCK_JOIN.on}`;
 
 /** {@linkcode DOCUMENT_SELECT} while `eth_blocks` does not exist. */
 const PLAIN_DOCUMENT_SELECT = "SELECT hash, payload FROM ethereum_data";
+
+const STORED_SINCE = storedSinceSql(HASH_BLOCK_JOIN);
+const NUMBERLESS = historyNumberlessSql(HASH_BLOCK_JOIN);
+const UNLISTED = historyUnlistedSql(HASH_BLOCK_JOIN);

@@ -65,7 +65,7 @@ export function writerTargets(
     targets.push({
       name: "sqlite",
       describe: `SQLite ${sqlitePath}`,
-      open: () => SqliteWorkerWriter.open(sqlitePath),
+      open: () => SqliteWorkerWriter.open(sqlitePath, { log }),
     });
   }
   return targets;

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { BlockJoin } from "./schema.ts";
 import type { BlockRecord, ClientRecord, StoredRow } from "./types.ts";
 
 /**
@@ -11,22 +12,23 @@ import type { BlockRecord, ClientRecord, StoredRow } from "./types.ts";
  * recorded one and otherwise the payload (an original server's row), for
  * {@linkcode StoredRow}. A primary-key range: it reads only what it returns.
  */
-export const STORED_SINCE_SQL =
-  `SELECT d.id AS id, d.hash AS hash, b.block_number AS block_number,
+export function storedSinceSql(join: BlockJoin): string {
+  return `SELECT d.id AS id, d.hash AS hash, b.block_number AS block_number,
      CASE WHEN b.block_number IS NULL THEN d.payload END AS payload,
      b.server AS server, b.first_seen_ms AS first_seen_ms
-   FROM ethereum_data d LEFT JOIN eth_blocks b ON b.hash = d.hash
+   FROM ethereum_data d LEFT JOIN eth_blocks b ON ${join.on}
    WHERE d.id > ? ORDER BY d.id LIMIT ?`;
+}
 
 /**
- * {@linkcode STORED_SINCE_SQL} where `eth_blocks` does not exist (only an
+ * {@linkcode storedSinceSql} where `eth_blocks` does not exist (only an
  * original server wrote the database): every row with its payload.
  */
 export const STORED_SINCE_PLAIN_SQL =
   `SELECT id, hash, payload FROM ethereum_data
    WHERE id > ? ORDER BY id LIMIT ?`;
 
-/** Maps a row of {@linkcode STORED_SINCE_SQL}. */
+/** Maps a row of {@linkcode storedSinceSql}. */
 export function toStoredRow(row: Record<string, unknown>): StoredRow {
   const out: StoredRow = {
     hash: String(row.hash),

@@ -8,17 +8,17 @@ import type { DatabaseSync, SQLInputValue } from "node:sqlite";
 import { probeStore } from "./health.ts";
 import {
   bucketRows,
-  STORED_SINCE_SQL,
+  storedSinceSql,
   toBlockRecord,
   toClientRecord,
   toStoredRow,
 } from "./rows.ts";
 import {
   HISTORY_MARK_SQL,
-  HISTORY_NUMBERLESS_SQL,
   HISTORY_RUNS_SQL,
   HISTORY_SERVERS_SQL,
-  HISTORY_UNLISTED_SQL,
+  historyNumberlessSql,
+  historyUnlistedSql,
   toHistory,
 } from "./history.ts";
 import {
@@ -31,6 +31,7 @@ import {
   type StoreReader,
 } from "./types.ts";
 import { openDatabase } from "./sqlite_connection.ts";
+import { type BlockJoin, HASH_BLOCK_JOIN, ID_BLOCK_JOIN } from "./schema.ts";
 
 /**
  * Reads a SQLite file a server writes. Until the file exists every query
@@ -40,6 +41,7 @@ import { openDatabase } from "./sqlite_connection.ts";
 export class SqliteReader implements StoreReader {
   readonly #path: string;
   #db: DatabaseSync | undefined;
+  #byId = false;
 
   /** Reads `path`, opened on first use. */
   constructor(path: string) {
@@ -76,6 +78,20 @@ export class SqliteReader implements StoreReader {
     }
   }
 
+  /**
+   * The statements for the file's `eth_blocks`: keyed by row id, or by hash
+   * in an earlier version's file until a server moves it (once, after which
+   * it is never asked again).
+   */
+  #sql(): BlockSql {
+    if (!this.#byId) {
+      this.#byId = this.#all(
+        "SELECT 1 FROM pragma_table_info('eth_blocks') WHERE name = 'id'",
+      ).length > 0;
+    }
+    return this.#byId ? BY_ID : BY_HASH;
+  }
+
   /** See {@linkcode StoreReader.recentBlocks}. */
   recentBlocks(
     { limit, before }: {
@@ -102,14 +118,7 @@ export class SqliteReader implements StoreReader {
 
   /** See {@linkcode StoreReader.document}. */
   document(hash: string): Promise<BlockRecord | undefined> {
-    const [row] = this.#all(
-      `SELECT d.hash AS hash, d.payload AS payload, b.block_number AS block_number,
-         b.first_seen_ms AS first_seen_ms, b.last_seen_ms AS last_seen_ms,
-         b.copies AS copies, b.server AS server
-       FROM ethereum_data d LEFT JOIN eth_blocks b ON b.hash = d.hash
-       WHERE d.hash = ?`,
-      hash,
-    );
+    const [row] = this.#all(this.#sql().document, hash);
     return Promise.resolve(row ? toBlockRecord(row) : undefined);
   }
 
@@ -135,7 +144,7 @@ export class SqliteReader implements StoreReader {
   /** See {@linkcode StoreReader.storedSince}; `order` is the row id. */
   storedSince(after: number, limit: number): Promise<StoredRow[]> {
     return Promise.resolve(
-      this.#all(STORED_SINCE_SQL, after, limit).map(toStoredRow),
+      this.#all(this.#sql().storedSince, after, limit).map(toStoredRow),
     );
   }
 
@@ -156,8 +165,9 @@ export class SqliteReader implements StoreReader {
       await turn();
       const servers = this.#all(HISTORY_SERVERS_SQL);
       await turn();
-      const numberless = this.#all(HISTORY_NUMBERLESS_SQL);
-      const ids = this.#all(HISTORY_UNLISTED_SQL);
+      const sql = this.#sql();
+      const numberless = this.#all(sql.numberless);
+      const ids = this.#all(sql.unlisted);
       await turn();
       const payload = db.prepare(
         "SELECT payload FROM ethereum_data WHERE id = ?",
@@ -221,6 +231,7 @@ export class SqliteReader implements StoreReader {
   close(): Promise<void> {
     if (this.#db?.isOpen) this.#db.close();
     this.#db = undefined;
+    this.#byId = false;
     return Promise.resolve();
   }
 }
@@ -237,3 +248,27 @@ const EMPTY_HISTORY = {
 const BLOCK_SELECT =
   `SELECT hash, block_number, first_seen_ms, last_seen_ms, copies, server
    FROM eth_blocks`;
+
+/** The statements that join `eth_blocks` to `ethereum_data`. */
+interface BlockSql {
+  document: string;
+  storedSince: string;
+  numberless: string;
+  unlisted: string;
+}
+
+function blockSql(join: BlockJoin): BlockSql {
+  return {
+    document: `SELECT d.hash AS hash, d.payload AS payload,
+         b.block_number AS block_number, b.first_seen_ms AS first_seen_ms,
+         b.last_seen_ms AS last_seen_ms, b.copies AS copies, b.server AS server
+       FROM ethereum_data d LEFT JOIN eth_blocks b ON ${join.on}
+       WHERE d.hash = ?`,
+    storedSince: storedSinceSql(join),
+    numberless: historyNumberlessSql(join),
+    unlisted: historyUnlistedSql(join),
+  };
+}
+
+const BY_ID = blockSql(ID_BLOCK_JOIN);
+const BY_HASH = blockSql(HASH_BLOCK_JOIN);

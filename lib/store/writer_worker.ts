@@ -54,7 +54,9 @@ function forwardingLogger(levels: readonly LogLevel[]): Logger {
 async function open(target: WorkerTarget, log: Logger): Promise<StoreWriter> {
   switch (target.kind) {
     case "sqlite":
-      return (await import("./sqlite.ts")).SqliteWriter.open(target.path);
+      return (await import("./sqlite.ts")).SqliteWriter.open(target.path, {
+        log,
+      });
     case "mysql":
       return await (await import("./mysql_writer.ts")).MysqlWriter.open(
         target.config,
