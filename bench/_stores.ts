@@ -61,7 +61,11 @@ export function sqliteStore(settings: Settings): BenchStore {
       const db = new DatabaseSync(path);
       try {
         db.exec("PRAGMA busy_timeout = 10000");
-        db.exec("BEGIN");
+        db.exec("BEGIN IMMEDIATE");
+        // The server's own rows are in eth_blocks already.
+        const { top } = db.prepare(
+          "SELECT COALESCE(MAX(id), 0) AS top FROM ethereum_data",
+        ).get() as { top: number };
         const seq = `WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL
           SELECT i + 1 FROM seq WHERE i < ${Math.floor(n)})`;
         db.exec(`${seq} INSERT INTO ethereum_data (hash, payload)
@@ -71,7 +75,7 @@ export function sqliteStore(settings: Settings): BenchStore {
         db.exec(`INSERT INTO eth_blocks
           (id, hash, block_number, first_seen_ms, last_seen_ms, copies, server)
           SELECT id, hash, id, ${Date.now()}, ${Date.now()}, 1, 'prefill'
-          FROM ethereum_data`);
+          FROM ethereum_data WHERE id > ${top}`);
         db.exec("COMMIT");
       } finally {
         db.close();
