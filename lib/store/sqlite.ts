@@ -223,7 +223,7 @@ function keyedByHash(db: DatabaseSync): boolean {
  * It takes about 10 s for a million rows; the server acknowledges meanwhile,
  * into its spool.
  */
-export function migrateBlocks(db: DatabaseSync, log: Logger): void {
+function migrateBlocks(db: DatabaseSync, log: Logger): void {
   if (!keyedByHash(db)) return;
   db.exec("BEGIN IMMEDIATE");
   try {

@@ -226,3 +226,30 @@ export function printedDocuments(stdout: readonly string[]): PrintedDocument[] {
   }
   return out;
 }
+
+/** An earlier version's SQLite file: `eth_blocks` keyed by hash. */
+export const HASH_KEYED_BLOCKS_DDL = [
+  `CREATE TABLE ethereum_data (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  hash VARCHAR(64),
+  payload TEXT,
+  UNIQUE (hash)
+)`,
+  `CREATE TABLE eth_blocks (
+  hash VARCHAR(64) NOT NULL PRIMARY KEY,
+  block_number BIGINT NULL,
+  first_seen_ms BIGINT NOT NULL,
+  last_seen_ms BIGINT NOT NULL,
+  copies BIGINT NOT NULL,
+  server VARCHAR(255) NULL
+)`,
+  "CREATE INDEX idx_eth_blocks_first_seen ON eth_blocks (first_seen_ms, hash)",
+  "CREATE INDEX idx_eth_blocks_number ON eth_blocks (block_number)",
+  "CREATE INDEX idx_eth_blocks_server ON eth_blocks (server, first_seen_ms)",
+  `CREATE TABLE eth_clients (
+  ip VARCHAR(45) NOT NULL PRIMARY KEY,
+  documents BIGINT NOT NULL,
+  first_seen_ms BIGINT NOT NULL,
+  last_seen_ms BIGINT NOT NULL
+)`,
+];

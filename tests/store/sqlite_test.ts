@@ -4,7 +4,7 @@ import { createLogger } from "../../lib/shared/log.ts";
 import { SqliteWriter } from "../../lib/store/sqlite.ts";
 import { SqliteReader } from "../../lib/store/sqlite_reader.ts";
 import { StoreError } from "../../lib/store/types.ts";
-import { makeDocument } from "../_helpers/db.ts";
+import { HASH_KEYED_BLOCKS_DDL, makeDocument } from "../_helpers/db.ts";
 
 async function withDir(fn: (dir: string) => Promise<void>) {
   const dir = await Deno.makeTempDir({ prefix: "eth_store_sqlite_" });
@@ -197,33 +197,6 @@ Deno.test("sqlite: eth_blocks rows are keyed by the document's ethereum_data id"
     for (const row of rows) assert.equal(row.server, "test:1");
   });
 });
-
-/** An earlier version's file: `eth_blocks` keyed by hash. */
-const HASH_KEYED_BLOCKS_DDL = [
-  `CREATE TABLE ethereum_data (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  hash VARCHAR(64),
-  payload TEXT,
-  UNIQUE (hash)
-)`,
-  `CREATE TABLE eth_blocks (
-  hash VARCHAR(64) NOT NULL PRIMARY KEY,
-  block_number BIGINT NULL,
-  first_seen_ms BIGINT NOT NULL,
-  last_seen_ms BIGINT NOT NULL,
-  copies BIGINT NOT NULL,
-  server VARCHAR(255) NULL
-)`,
-  "CREATE INDEX idx_eth_blocks_first_seen ON eth_blocks (first_seen_ms, hash)",
-  "CREATE INDEX idx_eth_blocks_number ON eth_blocks (block_number)",
-  "CREATE INDEX idx_eth_blocks_server ON eth_blocks (server, first_seen_ms)",
-  `CREATE TABLE eth_clients (
-  ip VARCHAR(45) NOT NULL PRIMARY KEY,
-  documents BIGINT NOT NULL,
-  first_seen_ms BIGINT NOT NULL,
-  last_seen_ms BIGINT NOT NULL
-)`,
-];
 
 Deno.test("sqlite: a file whose eth_blocks is keyed by hash is moved to ids once, and reads the same", async () => {
   await withDir(async (dir) => {

@@ -12,7 +12,12 @@ import {
 } from "../../lib/store/mod.ts";
 import { createLogger } from "../../lib/shared/mod.ts";
 import { freePort } from "../_helpers/net.ts";
-import { makeDocument, TestDatabase, TestRedis } from "../_helpers/db.ts";
+import {
+  HASH_KEYED_BLOCKS_DDL,
+  makeDocument,
+  TestDatabase,
+  TestRedis,
+} from "../_helpers/db.ts";
 import { KILL_PAYLOAD } from "../_helpers/failing_writer_worker.ts";
 import { settleWithin } from "../../lib/shared/mod.ts";
 
@@ -122,6 +127,50 @@ Deno.test("worker writer: the writer's log lines reach the main thread's logger"
     lines.some((l) => /no unique index on hash/.test(l)),
     lines.join("\n"),
   );
+});
+
+Deno.test("worker writer: SQLite's thread moves an earlier version's eth_blocks, and says so", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/old.sqlite`;
+    const doc = await makeDocument(32_250_000);
+    const old = new DatabaseSync(path);
+    for (const ddl of HASH_KEYED_BLOCKS_DDL) old.exec(ddl);
+    old.prepare(
+      "INSERT INTO ethereum_data (id, hash, payload) VALUES (7, ?, ?)",
+    )
+      .run(doc.hash, doc.payload);
+    old.prepare("INSERT INTO eth_blocks VALUES (?, ?, 1, 2, 1, 's:1')")
+      .run(doc.hash, doc.block);
+    old.close();
+    const lines: string[] = [];
+    const log = createLogger("t", {
+      level: "info",
+      write: (l) => lines.push(l),
+    });
+    const writer = await SqliteWorkerWriter.open(path, { log });
+    try {
+      assert.deepEqual(await writer.save([doc]), [false]);
+    } finally {
+      await writer.close();
+    }
+    assert(
+      lines.some((l) => /Moving eth_blocks \(1 rows\)/.test(l)) &&
+        lines.some((l) => /moved in \d+ ms rows=1 dropped=0/.test(l)),
+      lines.join("\n"),
+    );
+    const db = new DatabaseSync(path);
+    try {
+      assert.deepEqual(
+        { ...db.prepare("SELECT id, copies FROM eth_blocks").get() },
+        { id: 7, copies: 2 },
+      );
+    } finally {
+      db.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("worker writer: a thread that dies fails its batch, and the next batch gets a new one", async () => {
