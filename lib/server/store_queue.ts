@@ -199,9 +199,15 @@ export class StoreQueue {
     this.#lag = undefined;
   }
 
-  #leave(count: number) {
+  /**
+   * `count` more documents have left the queue, in order: their waiters are
+   * released. Stored, dead-lettered or dropped ones are reported to
+   * `onLeft`; `kept` ones (still unstored at close) are not, so a spool
+   * behind the queue keeps them for the next start.
+   */
+  #leave(count: number, { kept = false }: { kept?: boolean } = {}) {
     this.#left += count;
-    this.#o.onLeft?.(this.#left);
+    if (!kept) this.#o.onLeft?.(this.#left);
     while ((this.#waiters.peek()?.seq ?? Infinity) <= this.#left) {
       this.#waiters.shift()!.resolve();
     }
@@ -226,7 +232,7 @@ export class StoreQueue {
     ];
     this.#suspect = undefined;
     this.#batch = [];
-    this.#leave(unsaved.length);
+    this.#leave(unsaved.length, { kept: true });
     this.#updateQueued();
     if (unsaved.length > 0) {
       this.#log.warn(

@@ -85,7 +85,12 @@ export interface StoreQueueOptions {
    * logged and skipped.
    */
   onDeadLetter?: (doc: ReceivedDocument, error: StoreError) => Promise<void>;
-  /** Told how many documents have left the queue so far, in order. */
+  /**
+   * Told how many documents have left the queue so far, in order: stored,
+   * dead-lettered, or dropped when full. Documents still unstored when
+   * the queue's `close` gives up are not counted: they are the
+   * caller's to keep (the server's spool replays them at the next start).
+   */
   onLeft?: (left: number) => void;
   /** Where to log. */
   log?: Logger;
