@@ -12,6 +12,39 @@ import { storeArgs, TestDatabase, TestRedis } from "../_helpers/db.ts";
 import { freePort, waitFor } from "../_helpers/net.ts";
 import { blastAcked } from "../_helpers/acked.ts";
 
+/** The hashes of `hashes` the SQLite file at `path` does not hold. */
+function missingFromSqlite(path: string) {
+  return (hashes: string[]): Promise<string[]> => {
+    const db = new DatabaseSync(path, { readOnly: true });
+    try {
+      const stored = new Set(
+        db.prepare("SELECT hash FROM ethereum_data").all().map((r) =>
+          String(r.hash)
+        ),
+      );
+      return Promise.resolve(hashes.filter((h) => !stored.has(h)));
+    } finally {
+      db.close();
+    }
+  };
+}
+
+/** The hashes of `hashes` that MySQL or Redis does not hold. */
+function missingFromMysqlOrRedis(db: TestDatabase, redis: TestRedis) {
+  return async (hashes: string[]): Promise<string[]> => {
+    if (hashes.length === 0) return [];
+    const rows = await db.query<{ hash: string }>(
+      "SELECT hash FROM ethereum_data",
+    ).catch(() => []);
+    const inMysql = new Set(rows.map((r) => r.hash));
+    const scores = await redis.client.zmscore(
+      redis.key("eth:hashes"),
+      ...hashes,
+    );
+    return hashes.filter((h, i) => !inMysql.has(h) || scores[i] === null);
+  };
+}
+
 async function crashAndRecover(
   args: string[],
   missing: (hashes: string[]) => Promise<string[]>,
@@ -84,19 +117,7 @@ Deno.test("kill -9 with 32 senders (SQLite): every ok is stored after a restart"
   try {
     const sqlite = `${dir}/eth.sqlite`;
     const args = ["--sqlite-path", sqlite, "--spool-dir", `${dir}/spool`];
-    const missing = (hashes: string[]) => {
-      const db = new DatabaseSync(sqlite, { readOnly: true });
-      try {
-        const stored = new Set(
-          db.prepare("SELECT hash FROM ethereum_data").all().map((r) =>
-            String(r.hash)
-          ),
-        );
-        return Promise.resolve(hashes.filter((h) => !stored.has(h)));
-      } finally {
-        db.close();
-      }
-    };
+    const missing = missingFromSqlite(sqlite);
     const mid = await crashAndRecover(args, missing, {
       runMs: 2000,
       from: 1_000_000,
@@ -115,18 +136,7 @@ Deno.test("kill -9 with 32 senders (MySQL + Redis): every ok is in both stores a
   const dir = await Deno.makeTempDir();
   try {
     const args = [...storeArgs({ db, redis }), "--spool-dir", `${dir}/spool`];
-    const missing = async (hashes: string[]) => {
-      if (hashes.length === 0) return [];
-      const rows = await db.query<{ hash: string }>(
-        "SELECT hash FROM ethereum_data",
-      ).catch(() => []);
-      const inMysql = new Set(rows.map((r) => r.hash));
-      const scores = await redis.client.zmscore(
-        redis.key("eth:hashes"),
-        ...hashes,
-      );
-      return hashes.filter((h, i) => !inMysql.has(h) || scores[i] === null);
-    };
+    const missing = missingFromMysqlOrRedis(db, redis);
     const mid = await crashAndRecover(args, missing, {
       runMs: 2000,
       from: 1_000_000,
@@ -147,19 +157,7 @@ Deno.test("SIGTERM while SQLite cannot be opened: every ok is stored after a res
     // transient refusal: the server keeps acknowledging into its spool).
     await Deno.mkdir(sqlite);
     const args = ["--sqlite-path", sqlite, ...spool];
-    const missing = (hashes: string[]) => {
-      const db = new DatabaseSync(sqlite, { readOnly: true });
-      try {
-        const stored = new Set(
-          db.prepare("SELECT hash FROM ethereum_data").all().map((r) =>
-            String(r.hash)
-          ),
-        );
-        return Promise.resolve(hashes.filter((h) => !stored.has(h)));
-      } finally {
-        db.close();
-      }
-    };
+    const missing = missingFromSqlite(sqlite);
     await stopInOutageAndRecover(
       args,
       args,
@@ -183,17 +181,11 @@ Deno.test("SIGTERM while MySQL and Redis are unreachable: every ok is in both af
       ...spool,
     ];
     const args = [...storeArgs({ db, redis }), ...spool];
-    await stopInOutageAndRecover(outage, args, async (hashes) => {
-      const rows = await db.query<{ hash: string }>(
-        "SELECT hash FROM ethereum_data",
-      ).catch(() => []);
-      const inMysql = new Set(rows.map((r) => r.hash));
-      const scores = await redis.client.zmscore(
-        redis.key("eth:hashes"),
-        ...hashes,
-      );
-      return hashes.filter((h, i) => !inMysql.has(h) || scores[i] === null);
-    });
+    await stopInOutageAndRecover(
+      outage,
+      args,
+      missingFromMysqlOrRedis(db, redis),
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
