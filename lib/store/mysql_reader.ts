@@ -15,6 +15,7 @@ import {
 } from "./mysql_connection.ts";
 import {
   bucketRows,
+  documentSelectSql,
   STORED_SINCE_PLAIN_SQL,
   storedSinceSql,
   toBlockRecord,
@@ -327,10 +328,7 @@ const BLOCK_SELECT =
    FROM eth_blocks`;
 
 /** A document with what `eth_blocks` knows of it. */
-const DOCUMENT_SELECT = `SELECT d.hash AS hash, d.payload AS payload,
-     b.block_number AS block_number, b.first_seen_ms AS first_seen_ms,
-     b.last_seen_ms AS last_seen_ms, b.copies AS copies, b.server AS server
-   FROM ethereum_data d LEFT JOIN eth_blocks b ON ${HASH_BLOCK_JOIN.on}`;
+const DOCUMENT_SELECT = documentSelectSql(HASH_BLOCK_JOIN);
 
 /** {@linkcode DOCUMENT_SELECT} while `eth_blocks` does not exist. */
 const PLAIN_DOCUMENT_SELECT = "SELECT hash, payload FROM ethereum_data";

@@ -7,6 +7,14 @@
 import type { BlockJoin } from "./schema.ts";
 import type { BlockRecord, ClientRecord, StoredRow } from "./types.ts";
 
+/** Documents with what `eth_blocks` knows of them; a WHERE clause follows. */
+export function documentSelectSql(join: BlockJoin): string {
+  return `SELECT d.hash AS hash, d.payload AS payload,
+     b.block_number AS block_number, b.first_seen_ms AS first_seen_ms,
+     b.last_seen_ms AS last_seen_ms, b.copies AS copies, b.server AS server
+   FROM ethereum_data d LEFT JOIN eth_blocks b ON ${join.on}`;
+}
+
 /**
  * Documents by row id after `?`, at most `?`, with our block number where we
  * recorded one and otherwise the payload (an original server's row), for

@@ -8,6 +8,7 @@ import type { DatabaseSync, SQLInputValue } from "node:sqlite";
 import { probeStore } from "./health.ts";
 import {
   bucketRows,
+  documentSelectSql,
   storedSinceSql,
   toBlockRecord,
   toClientRecord,
@@ -259,11 +260,7 @@ interface BlockSql {
 
 function blockSql(join: BlockJoin): BlockSql {
   return {
-    document: `SELECT d.hash AS hash, d.payload AS payload,
-         b.block_number AS block_number, b.first_seen_ms AS first_seen_ms,
-         b.last_seen_ms AS last_seen_ms, b.copies AS copies, b.server AS server
-       FROM ethereum_data d LEFT JOIN eth_blocks b ON ${join.on}
-       WHERE d.hash = ?`,
+    document: `${documentSelectSql(join)} WHERE d.hash = ?`,
     storedSince: storedSinceSql(join),
     numberless: historyNumberlessSql(join),
     unlisted: historyUnlistedSql(join),
